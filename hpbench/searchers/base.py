@@ -1,0 +1,174 @@
+"""The ask/tell searcher contract.
+
+Subclasses implement ``_ask`` and ``_tell``; the public ``ask``/``tell`` do the
+bookkeeping (trial ids, the pending set, validation) so that every searcher behaves
+the same way towards the runner.
+
+Randomness: use ``self.rng_for(trial_id)`` (a generator derived from the run seed and
+the trial number) rather than one long-lived stream, so a searcher rebuilt on resume
+by replaying its history proposes exactly what the original would have.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+from hpbench.space import Fidelity, SearchSpace
+from hpbench.trial import Suggestion
+
+__all__ = ["Searcher", "check_int", "check_float", "check_choice"]
+
+
+def check_int(owner: str, name: str, value: Any, *, minimum: int | None = None) -> int:
+    """Validate an integer constructor parameter, naming it and the rule in the error."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{owner}: '{name}' must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{owner}: rule '{name} >= {minimum}' broken, got {value!r}")
+    return int(value)
+
+
+def check_float(
+    owner: str, name: str, value: Any, *, minimum: float | None = None, strict: bool = False
+) -> float:
+    """Validate a real constructor parameter (finite, optionally ``> minimum`` or ``>= minimum``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{owner}: '{name}' must be a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{owner}: '{name}' must be finite, got {value!r}")
+    if minimum is not None and (v <= minimum if strict else v < minimum):
+        op = ">" if strict else ">="
+        raise ValueError(f"{owner}: rule '{name} {op} {minimum}' broken, got {value!r}")
+    return v
+
+
+def check_choice(owner: str, name: str, value: Any, choices: tuple[Any, ...]) -> Any:
+    if value not in choices:
+        raise ValueError(f"{owner}: rule '{name} in {list(choices)}' broken, got {value!r}")
+    return value
+
+
+class Searcher(ABC):
+    """Base class of all searchers.
+
+    Constructors are keyword-only: ``space``, ``fidelity`` and ``seed`` come from the
+    runner; every other argument is a searcher parameter, stored under the same name
+    and returned by ``get_params()`` so a run can be rebuilt from the store.
+
+    Class attributes:
+        name: registry name, e.g. ``"random"``.
+        needs_fidelity: the searcher refuses tasks without a fidelity.
+        max_pending: how many asks may be outstanding (``None`` = unlimited); a
+            synchronous searcher returns ``None`` from ``ask`` while it waits.
+    """
+
+    name: ClassVar[str] = "searcher"
+    needs_fidelity: ClassVar[bool] = False
+    synchronous: ClassVar[bool] = False
+
+    def __init__(self, *, space: SearchSpace, fidelity: Fidelity | None = None, seed: int = 0) -> None:
+        if not isinstance(space, SearchSpace):
+            raise TypeError(f"{type(self).__name__}: 'space' must be a SearchSpace, got {space!r}")
+        if fidelity is not None and not isinstance(fidelity, Fidelity):
+            raise TypeError(f"{type(self).__name__}: 'fidelity' must be a Fidelity or None, got {fidelity!r}")
+        if self.needs_fidelity and fidelity is None:
+            raise ValueError(
+                f"{self.name}: needs a task with a fidelity (epochs, boosting rounds), "
+                "got a task without one; use a full-fidelity searcher such as 'random' or 'gp-ei'"
+            )
+        self.space = space
+        self.fidelity = fidelity
+        self.seed = check_int(type(self).__name__, "seed", seed, minimum=0)
+        self._next_id = 0
+        self._pending: dict[int, Suggestion] = {}
+        self.history: list[tuple[Suggestion, float | None]] = []
+
+    # ------------------------------------------------------------------ parameters
+    @classmethod
+    def param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [n for n, p in sig.parameters.items() if n not in ("self", "space", "fidelity", "seed")
+                and p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+    @classmethod
+    def param_defaults(cls) -> dict[str, Any]:
+        sig = inspect.signature(cls.__init__)
+        return {n: sig.parameters[n].default for n in cls.param_names()}
+
+    def get_params(self) -> dict[str, Any]:
+        """Searcher parameters (not space/fidelity/seed), JSON-friendly."""
+        return {n: getattr(self, n) for n in self.param_names()}
+
+    # ---------------------------------------------------------------------- RNG
+    def rng_for(self, trial_id: int, stream: int = 0) -> np.random.Generator:
+        """A generator that depends only on (seed, trial_id, stream)."""
+        return np.random.default_rng(np.random.SeedSequence([self.seed, trial_id, stream]))
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def pending(self) -> list[Suggestion]:
+        return list(self._pending.values())
+
+    @property
+    def n_told(self) -> int:
+        return len(self.history)
+
+    def ask(self) -> Suggestion | None:
+        """Next suggestion, or ``None`` when nothing can start now (or the searcher is done)."""
+        if self.is_finished():
+            return None
+        s = self._ask(self._next_id)
+        if s is None:
+            return None
+        assert s.trial_id == self._next_id, "searchers must use the trial id they are given"
+        config = self.space.validate(s.config)
+        budget = s.budget
+        if self.fidelity is not None:
+            budget = self.fidelity.validate(self.fidelity.high if budget is None else budget)
+        elif budget is not None:
+            raise AssertionError(f"{self.name} proposed budget {budget!r} for a task without a fidelity")
+        s = Suggestion(trial_id=s.trial_id, config=config, budget=budget, continue_from=s.continue_from)
+        self._next_id += 1
+        self._pending[s.trial_id] = s
+        return s
+
+    def tell(self, suggestion: Suggestion, objective: float | None) -> None:
+        """Report the objective of a suggestion; ``None`` (or NaN/inf) means it failed."""
+        if not isinstance(suggestion, Suggestion):
+            raise TypeError(f"{self.name}.tell: 'suggestion' must be a Suggestion, got {suggestion!r}")
+        if suggestion.trial_id not in self._pending:
+            raise ValueError(
+                f"{self.name}.tell: rule 'suggestion is pending' broken, got trial {suggestion.trial_id} "
+                f"(pending: {sorted(self._pending)})"
+            )
+        if objective is not None:
+            if isinstance(objective, bool) or not isinstance(objective, (int, float, np.integer, np.floating)):
+                raise TypeError(f"{self.name}.tell: 'objective' must be a number or None, got {objective!r}")
+            objective = float(objective)
+            if not math.isfinite(objective):
+                objective = None
+        del self._pending[suggestion.trial_id]
+        self.history.append((suggestion, objective))
+        self._tell(suggestion, objective)
+
+    def is_finished(self) -> bool:
+        """True when the searcher will never propose again (e.g. a finished schedule)."""
+        return False
+
+    # --------------------------------------------------------------------- hooks
+    @abstractmethod
+    def _ask(self, trial_id: int) -> Suggestion | None:
+        """Propose ``Suggestion(trial_id, config, budget)`` or ``None`` to wait."""
+
+    def _tell(self, suggestion: Suggestion, objective: float | None) -> None:  # noqa: B027
+        """Learn from a finished trial; ``objective is None`` for failures. History is kept by the base."""
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"

@@ -1,0 +1,1 @@
+"""Gaussian-process Bayesian optimisation with Expected Improvement."""

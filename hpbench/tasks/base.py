@@ -1,0 +1,178 @@
+"""The task contract and a task built from a plain function.
+
+A task is a minimisation problem over a ``SearchSpace``, optionally with a
+``Fidelity``. ``evaluate`` must be deterministic in ``(config, budget, seed)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from hpbench.space import Fidelity, SearchSpace
+from hpbench.trial import Evaluation
+
+__all__ = ["Task", "FunctionTask", "task"]
+
+
+class Task(ABC):
+    """Base class of all tasks.
+
+    Attributes:
+        name: registry name.
+        space: the search space.
+        fidelity: the budget axis, or ``None`` (full budget only).
+        optimum: the known minimum (for regret), or ``None``.
+        version: bump when the objective changes, so cached evaluations are not reused.
+        seconds_per_eval: measured seconds of one top-fidelity evaluation on one core.
+        description: one line for ``hpbench list tasks``.
+    """
+
+    name: str = "task"
+    space: SearchSpace
+    fidelity: Fidelity | None = None
+    optimum: float | None = None
+    version: str = "1"
+    seconds_per_eval: float | None = None
+    description: str = ""
+
+    @abstractmethod
+    def evaluate(
+        self,
+        config: Mapping[str, Any],
+        *,
+        budget: float | None = None,
+        seed: int = 0,
+        checkpoint: bytes | None = None,
+    ) -> Evaluation:
+        """Train/evaluate ``config`` up to ``budget``; continue from ``checkpoint`` if given."""
+
+    def check_budget(self, budget: float | None) -> float | None:
+        """Validate ``budget`` against the fidelity (``None`` means the top fidelity)."""
+        if self.fidelity is None:
+            if budget is not None:
+                raise ValueError(f"budget: task '{self.name}' has no fidelity, got {budget!r}")
+            return None
+        return self.fidelity.validate(self.fidelity.high if budget is None else budget)
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "description": self.description,
+            "space": self.space.to_dict(),
+            "fidelity": None if self.fidelity is None else self.fidelity.to_dict(),
+            "optimum": self.optimum,
+            "seconds_per_eval": self.seconds_per_eval,
+        }
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+class FunctionTask(Task):
+    """A task around ``fn(config, *, budget, seed) -> float | Evaluation | dict``.
+
+    A dict return needs the key ``objective``; other keys become metrics.
+    ``fn`` must be importable (module level) to run in worker processes.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        space: SearchSpace | Mapping[str, Any],
+        name: str | None = None,
+        fidelity: Fidelity | None = None,
+        optimum: float | None = None,
+        version: str = "1",
+        description: str = "",
+    ) -> None:
+        if not callable(fn):
+            raise TypeError(f"FunctionTask: 'fn' must be callable, got {fn!r}")
+        self.fn = fn
+        self.space = space if isinstance(space, SearchSpace) else SearchSpace(space)
+        self.name = name or fn.__name__.replace("_", "-")
+        if fidelity is not None and not isinstance(fidelity, Fidelity):
+            raise TypeError(f"FunctionTask: 'fidelity' must be a Fidelity or None, got {fidelity!r}")
+        self.fidelity = fidelity
+        self.optimum = optimum
+        self.version = version
+        self.description = description or (fn.__doc__ or "").strip().split("\n")[0]
+
+    def evaluate(
+        self,
+        config: Mapping[str, Any],
+        *,
+        budget: float | None = None,
+        seed: int = 0,
+        checkpoint: bytes | None = None,
+    ) -> Evaluation:
+        config = self.space.validate(config)
+        budget = self.check_budget(budget)
+        out = self.fn(config, budget=budget, seed=seed)
+        if isinstance(out, Evaluation):
+            return out
+        if isinstance(out, Mapping):
+            if "objective" not in out:
+                raise ValueError(f"task '{self.name}': a dict result needs the key 'objective', got {dict(out)!r}")
+            metrics = {k: v for k, v in out.items() if k != "objective"}
+            return Evaluation(objective=float(out["objective"]), metrics=metrics)
+        value = float(out)
+        return Evaluation(objective=value if not math.isnan(value) else math.nan)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Decorated functions are replaced by their task at module level: pickle by
+        # reference to that name, so worker processes import it instead of copying it.
+        module = sys.modules.get(getattr(self.fn, "__module__", ""), None)
+        if module is not None and getattr(module, self.fn.__qualname__, None) is self:
+            return (_load_attr, (self.fn.__module__, self.fn.__qualname__))
+        return (
+            _rebuild_function_task,
+            (self.fn, self.space, self.name, self.fidelity, self.optimum, self.version, self.description),
+        )
+
+
+def _load_attr(module: str, qualname: str) -> Any:
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _rebuild_function_task(fn: Any, space: Any, name: Any, fidelity: Any, optimum: Any, version: Any,
+                           description: Any) -> FunctionTask:
+    return FunctionTask(fn, space=space, name=name, fidelity=fidelity, optimum=optimum, version=version,
+                        description=description)
+
+
+def task(
+    *,
+    space: SearchSpace | Mapping[str, Any],
+    name: str | None = None,
+    fidelity: Fidelity | None = None,
+    optimum: float | None = None,
+    version: str = "1",
+) -> Callable[[Callable[..., Any]], FunctionTask]:
+    """Decorator: turn a training function into a task.
+
+    Example:
+        >>> import hpbench as hb
+        >>> @hb.task(space={"x": hb.Float(-5, 5)}, optimum=0.0)
+        ... def quadratic(config, *, budget, seed):
+        ...     return (config["x"] - 1) ** 2
+        >>> quadratic.evaluate({"x": 1.0}).objective
+        0.0
+    """
+
+    def wrap(fn: Callable[..., Any]) -> FunctionTask:
+        return FunctionTask(fn, space=space, name=name, fidelity=fidelity, optimum=optimum, version=version)
+
+    return wrap
