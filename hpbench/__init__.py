@@ -19,3 +19,10 @@ __all__ = [
     "Searcher", "Task", "FunctionTask", "task",
     "__version__",
 ]
+
+from hpbench.budget import Budget  # noqa: E402
+from hpbench.experiment import ExperimentResult, benchmark  # noqa: E402
+from hpbench.results.store import load_results, load_runs  # noqa: E402
+from hpbench.runner import run_search  # noqa: E402
+
+__all__ += ["Budget", "benchmark", "ExperimentResult", "load_results", "load_runs", "run_search"]

@@ -1,0 +1,248 @@
+"""The ``hpbench`` command: run, list, status, export, report.
+
+User mistakes print one line to stderr and exit with code 2, before anything is
+written to the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from hpbench.results.store import DEFAULT_STORE, StoreError
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        print(f"hpbench: error: {message} (see 'hpbench --help')", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"rule '>= 0' broken, got {text!r}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not v > 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"rule '> 0 and finite' broken, got {text!r}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="hpbench", description="Benchmark hyperparameter searchers fairly.")
+    from hpbench import __version__
+
+    p.add_argument("--version", action="version", version=f"hpbench {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("run", help="run (or resume) a benchmark from flags or a TOML spec file")
+    r.add_argument("spec", nargs="?", help="TOML spec file (flags below override its [run] table)")
+    r.add_argument("--task", action="append", default=[], help="task name (repeatable)")
+    r.add_argument("--searcher", action="append", default=[],
+                   help="searcher name with optional parameters, e.g. hyperband:eta=3 (repeatable)")
+    r.add_argument("--seeds", type=_positive_int, help="number of seeds, 0..N-1 (default 3)")
+    r.add_argument("--budget", type=_positive_float, help="cost budget per run in full-fidelity evaluations")
+    r.add_argument("--max-evals", type=_positive_int, help="evaluations per run")
+    r.add_argument("--max-seconds", type=_positive_float, help="seconds of compute per run")
+    r.add_argument("--workers", type=_positive_int,
+                   help="local worker processes (default 1; 0 = evaluate in this process)")
+    r.add_argument("--dask", help="Dask scheduler address tcp://HOST:8786, or local:N for a LocalCluster")
+    r.add_argument("--trial-timeout", type=_positive_float, help="seconds before a trial is stopped")
+    r.add_argument("--trials-per-run", type=_positive_int,
+                   help="trials of one run in flight at once (default: 1 when runs fill the workers)")
+    r.add_argument("--store", help=f"SQLite store (default {DEFAULT_STORE})")
+    r.add_argument("--name", help="experiment name (default: spec file name, or 'default')")
+    mode = r.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue the experiment of that name (default)")
+    mode.add_argument("--fresh", action="store_true", help="start a new experiment even if the name exists")
+    r.add_argument("--cache", action="store_true", help="reuse evaluations from other experiments in the store")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--report", metavar="FILE", help="write the HTML report here when done")
+
+    ls = sub.add_parser("list", help="list tasks or searchers")
+    ls.add_argument("what", choices=["tasks", "searchers"])
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+
+    st = sub.add_parser("status", help="experiments and runs in a store, with progress")
+    st.add_argument("--store", default=DEFAULT_STORE)
+    st.add_argument("--experiment")
+
+    ex = sub.add_parser("export", help="export trials to CSV or Parquet")
+    ex.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    ex.add_argument("-o", "--output", required=True)
+    ex.add_argument("--store", default=DEFAULT_STORE)
+    ex.add_argument("--experiment")
+
+    rep = sub.add_parser("report", help="write the self-contained HTML report")
+    rep.add_argument("--store", default=DEFAULT_STORE)
+    rep.add_argument("--experiment")
+    rep.add_argument("-o", "--output", default="results/report.html")
+    return p
+
+
+def _cmd_run(a: argparse.Namespace) -> int:
+    from hpbench.budget import Budget
+    from hpbench.experiment import run_experiment
+    from hpbench.spec import BenchmarkSpec, RunOptions, load_spec, parse_searcher, seeds_from
+
+    from hpbench.registry import get_searcher_class, task_names
+
+    for t in a.task:
+        if t not in task_names():
+            from hpbench.registry import get_task
+
+            get_task(t)  # raises with a did-you-mean
+    for s in a.searcher:
+        get_searcher_class(parse_searcher(s).name)
+    if a.spec:
+        if a.task or a.searcher or a.seeds is not None or a.budget or a.max_evals or a.max_seconds:
+            raise ValueError("run: give either a spec file or --task/--searcher/--seeds/budget flags, not both")
+        spec, options = load_spec(a.spec)
+        if a.name:
+            spec = BenchmarkSpec(a.name, spec.tasks, spec.searchers, spec.seeds, spec.budget)
+    else:
+        if not a.task:
+            raise ValueError("run: rule 'at least one --task (or a spec file)' broken, got none")
+        if not a.searcher:
+            raise ValueError("run: rule 'at least one --searcher' broken, got none")
+        budget = Budget(max_evals=a.max_evals or None, max_cost=a.budget, max_seconds=a.max_seconds)
+        spec = BenchmarkSpec(
+            name=a.name or "default", tasks=tuple(a.task), searchers=tuple(parse_searcher(s) for s in a.searcher),
+            seeds=seeds_from(3 if a.seeds is None else a.seeds), budget=budget,
+        )
+        options = RunOptions()
+    overrides: dict[str, Any] = {
+        k: v for k, v in {"workers": a.workers, "dask": a.dask, "trial_timeout": a.trial_timeout,
+                          "trials_per_run": a.trials_per_run, "store": a.store}.items() if v is not None
+    }
+    options = RunOptions(**{**options.__dict__, **overrides})
+    result = run_experiment(spec, options, fresh=a.fresh, cache=a.cache,
+                            progress=False if a.no_progress else None)
+    df = result.trials
+    n_ok = int((df.status == "ok").sum())
+    print(f"experiment {result.name!r}: {len(df)} trials stored ({n_ok} ok) in {result.store}")
+    if a.report:
+        path = result.report(a.report)
+        print(f"report written to {path}")
+    return 0
+
+
+def _cmd_list(a: argparse.Namespace) -> int:
+    from hpbench.listing import searcher_table, task_table
+
+    rows = task_table() if a.what == "tasks" else searcher_table()
+    if a.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    for row in rows:
+        if a.what == "tasks":
+            fid = row["fidelity"]
+            fid_text = f"{fid['name']} {fid['low']}..{fid['high']}" if fid else "none"
+            secs = row["seconds_per_eval"]
+            print(f"{row['name']:<22} {row['description']}")
+            print(f"{'':<22} params: {', '.join(row['params'])}; fidelity: {fid_text}; optimum: "
+                  f"{row['optimum']}; s/eval: {secs if secs is not None else '?'}")
+        else:
+            params = ", ".join(f"{k}={v!r}" for k, v in row["params"].items()) or "-"
+            print(f"{row['name']:<15} {row['description']}")
+            print(f"{'':<15} params: {params}" + (f"  [{row['note']}]" if row.get("note") else ""))
+    return 0
+
+
+def _cmd_status(a: argparse.Namespace) -> int:
+    from hpbench.results.store import Store
+
+    with Store(a.store, readonly=True) as store:
+        if a.experiment and store.get_experiment(a.experiment) is None:
+            raise ValueError(f"--experiment: no experiment {a.experiment!r} in {a.store!r}")
+        runs = store.runs_frame(a.experiment)
+        best = store.conn.execute(
+            "SELECT run_id, MIN(objective), SUM(cost) FROM trials WHERE status='ok' GROUP BY run_id"
+        ).fetchall()
+    best_by_run = {r[0]: (r[1], r[2]) for r in best}
+    if runs.empty:
+        print(f"{a.store}: no runs")
+        return 0
+    for exp, grp in runs.groupby("experiment", sort=False):
+        done = int((grp.status == "finished").sum())
+        print(f"experiment {exp}: {done}/{len(grp)} runs finished, {int(grp.n_trials.sum())} trials")
+        for _, r in grp.iterrows():
+            budget = json.loads(r.budget)
+            target = budget.get("max_evals")
+            prog = f"{r.n_trials}/{target}" if target else f"{r.n_trials}"
+            b, cost = best_by_run.get(r.run_id, (None, None))
+            best_s = f"{b:.6g}" if b is not None else "-"
+            cost_s = f"{cost:.3g}" if cost is not None else "0"
+            print(f"  {r.task:<20} {r.searcher:<24} seed {r.seed:<4} {r.status:<9} trials {prog:<9} "
+                  f"cost {cost_s:<7} best {best_s}")
+    return 0
+
+
+def _cmd_export(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hpbench.results.store import load_results
+
+    df = load_results(a.store, a.experiment)
+    out = Path(a.output)
+    if not out.parent.exists():
+        raise ValueError(f"--output: directory {str(out.parent)!r} does not exist")
+    if a.format == "csv":
+        df.to_csv(out, index=False)
+    else:
+        df.to_parquet(out, index=False)
+    print(f"{len(df)} trials written to {out}")
+    return 0
+
+
+def _cmd_report(a: argparse.Namespace) -> int:
+    from hpbench.results.report import write_report
+    from hpbench.results.store import load_results, load_runs
+
+    trials = load_results(a.store, a.experiment)
+    if trials.empty:
+        raise ValueError(f"--store: no trials in {a.store!r}" + (f" for {a.experiment!r}" if a.experiment else ""))
+    runs = load_runs(a.store, a.experiment)
+    path = write_report(trials, runs, a.output, title=a.experiment)
+    print(f"report written to {path}")
+    return 0
+
+
+_COMMANDS = {"run": _cmd_run, "list": _cmd_list, "status": _cmd_status, "export": _cmd_export,
+             "report": _cmd_report}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except (ValueError, TypeError, StoreError) as exc:
+        msg = " ".join(str(exc).split())
+        print(f"hpbench: error: {msg}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `hpbench list tasks | head`
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("hpbench: interrupted; finished trials are stored, run the same command again to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

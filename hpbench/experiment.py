@@ -1,0 +1,293 @@
+"""Run a whole benchmark (tasks x searchers x seeds) into a store, resuming if asked.
+
+This is the one call behind both ``hpbench run`` and ``hpbench.benchmark``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hpbench.budget import Budget
+from hpbench.executors import make_executor
+from hpbench.registry import get_searcher_class, get_task, make_searcher, register_searcher, register_task
+from hpbench.results.store import DEFAULT_STORE, Store, load_results, load_runs
+from hpbench.runner import RunState, drive, split_seed
+from hpbench.searchers.base import Searcher
+from hpbench.spec import BenchmarkSpec, RunOptions, SearcherSpec, parse_searcher, seeds_from, spec_differences
+from hpbench.tasks.base import Task
+
+__all__ = ["run_experiment", "benchmark", "ExperimentResult", "environment_versions"]
+
+_LIBS = ("numpy", "scipy", "pandas", "scikit-learn", "torch", "optuna", "scikit-optimize", "plotly", "distributed")
+
+
+def environment_versions() -> dict[str, str]:
+    from hpbench import __version__
+
+    out = {"hpbench": __version__, "python": platform.python_version()}
+    for lib in _LIBS:
+        try:
+            out[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def machine_info() -> dict[str, Any]:
+    return {
+        "hostname": platform.node(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+    }
+
+
+@dataclass
+class ExperimentResult:
+    """What ``benchmark`` returns: the experiment's name, its store and its trials."""
+
+    name: str
+    store: str
+    resumed: bool = False
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def trials(self) -> pd.DataFrame:
+        """One row per trial (see ``hpbench.load_results``)."""
+        return load_results(self.store, self.name)
+
+    df = trials
+
+    @property
+    def runs(self) -> pd.DataFrame:
+        return load_runs(self.store, self.name)
+
+    def report(self, path: str | os.PathLike[str] = "results/report.html") -> Path:
+        """Write the HTML report of this experiment."""
+        from hpbench.results.report import write_report
+
+        return write_report(self.trials, self.runs, path, title=self.name)
+
+
+def _validate(spec: BenchmarkSpec, tasks: Mapping[str, Task]) -> None:
+    """Build every (task, searcher) once so bad parameters fail before anything is written."""
+    for t in tasks.values():
+        for s in spec.searchers:
+            cls = get_searcher_class(s.name)
+            if cls.needs_fidelity and t.fidelity is None:
+                raise ValueError(
+                    f"searcher {s.label!r}: needs a task with a fidelity, but task {t.name!r} has none "
+                    "(tasks with a fidelity: the -mf variants, gbdt-*, mlp-digits, cnn-digits)"
+                )
+            make_searcher(s.name, space=t.space, fidelity=t.fidelity, seed=0, **s.params)
+
+
+def run_experiment(
+    spec: BenchmarkSpec,
+    options: RunOptions = RunOptions(),
+    *,
+    store: str | os.PathLike[str] | None = None,
+    fresh: bool = False,
+    cache: bool = False,
+    task_objects: Mapping[str, Task] | None = None,
+    progress: bool | None = None,
+    log: Callable[[str], None] | None = None,
+) -> ExperimentResult:
+    """Run (or resume) the experiment ``spec`` and store every trial.
+
+    Args:
+        spec: tasks, searchers, seeds and budget.
+        options: workers, Dask address, trial timeout, trials in flight per run.
+        store: path of the SQLite store (default ``options.store`` or results/hpbench.db).
+        fresh: when an experiment of that name exists, start a new one named
+            ``NAME-2``, ``NAME-3``... instead of resuming it.
+        cache: reuse evaluations from other experiments in the store (within the
+            experiment they are always reused).
+        task_objects: tasks given as objects rather than registry names.
+        progress: show a progress bar (default: when stderr is a terminal).
+        log: where to print one-line messages (default: stderr).
+    """
+    say = log or (lambda m: print(m, file=sys.stderr))
+    task_objects = dict(task_objects or {})
+    tasks = {name: task_objects[name] if name in task_objects else get_task(name) for name in spec.tasks}
+    _validate(spec, tasks)
+    path = str(store or options.store or DEFAULT_STORE)
+    db = Store(path)
+    messages: list[str] = []
+    try:
+        name = spec.name
+        existing = db.get_experiment(name)
+        if existing is not None and fresh:
+            i = 2
+            while db.get_experiment(f"{spec.name}-{i}") is not None:
+                i += 1
+            name = f"{spec.name}-{i}"
+            messages.append(f"experiment {spec.name!r} exists; --fresh: starting {name!r}")
+            existing = None
+        spec_dict = {**spec.to_dict(), "name": name}
+        if existing is not None:
+            diffs = spec_differences(existing[1], spec_dict)
+            if diffs:
+                raise ValueError(
+                    f"experiment {name!r} exists with another spec ({'; '.join(diffs)}); "
+                    "use --fresh for a new experiment or --name for another name"
+                )
+            exp_id = existing[0]
+            messages.append(f"experiment {name!r} exists: resuming it (finished runs are skipped)")
+        else:
+            from hpbench import __version__
+
+            exp_id = db.create_experiment(name, spec_dict, __version__)
+        for m in messages:
+            say(m)
+        runs = _prepare_runs(db, exp_id, spec, tasks, task_objects)
+        executor = make_executor(workers=options.workers, dask=options.dask)
+        todo = [r for r in runs if not r.finished]
+        per_run = options.trials_per_run or (1 if len(todo) >= executor.workers else
+                                             -(-executor.workers // max(1, len(todo))))
+        try:
+            for r in todo:
+                db.set_run_status(r.run_id, "running")  # type: ignore[arg-type]
+            with _progress(todo, enabled=progress) as on_trial:
+                drive(todo, executor, store=db, trials_per_run=per_run, trial_timeout=options.trial_timeout,
+                      cache_scope=None if cache else exp_id, on_trial=on_trial)
+            for r in todo:
+                db.set_run_status(r.run_id, "finished")  # type: ignore[arg-type]
+        finally:
+            executor.shutdown()
+        return ExperimentResult(name=name, store=path, resumed=existing is not None, messages=messages)
+    finally:
+        db.close()
+
+
+def _prepare_runs(
+    db: Store, exp_id: int, spec: BenchmarkSpec, tasks: Mapping[str, Task], task_objects: Mapping[str, Task]
+) -> list[RunState]:
+    versions, machine = environment_versions(), machine_info()
+    runs = []
+    for tname, task in tasks.items():
+        for s in spec.searchers:
+            for seed in spec.seeds:
+                searcher_seed, task_seed = split_seed(seed)
+                searcher = make_searcher(s.name, space=task.space, fidelity=task.fidelity, seed=searcher_seed,
+                                         **s.params)
+                run_id, status = db.get_or_create_run(
+                    exp_id, task=tname, task_version=task.version,
+                    task_info={"optimum": task.optimum,
+                               "fidelity": None if task.fidelity is None else task.fidelity.to_dict()},
+                    searcher=s.label, searcher_name=s.name, searcher_params=searcher.get_params(), seed=seed,
+                    budget=spec.budget.to_dict(), versions=versions, machine=machine,
+                )
+                run = RunState(task=task, searcher=searcher, budget=spec.budget, task_seed=task_seed,
+                               run_id=run_id, task_ref=task_objects.get(tname, tname), label=s.label)
+                if status == "finished":
+                    run.finished = True
+                else:
+                    stored = db.run_trials(run_id)
+                    if stored:
+                        run.replay(stored)
+                runs.append(run)
+    return runs
+
+
+class _progress:
+    """A rich progress bar on stderr when it is a terminal; silent otherwise."""
+
+    def __init__(self, runs: Sequence[RunState], *, enabled: bool | None) -> None:
+        self.runs = runs
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.bar: Any = None
+
+    def __enter__(self) -> Callable[[RunState, Any], None] | None:
+        if not self.enabled or not self.runs:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        total = 0
+        for r in self.runs:
+            b = r.budget
+            total += b.max_evals if b.max_evals is not None else int(b.max_cost or 0) or 1
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("best {task.fields[best]}"), TimeRemainingColumn(), transient=False,
+        )
+        self.bar.start()
+        self.tid = self.bar.add_task("trials", total=total, best="-")
+        self.best: dict[str, float] = {}
+
+        def on_trial(run: RunState, rec: Any) -> None:
+            if rec.objective is not None and rec.status == "ok":
+                self.best[run.task.name] = min(self.best.get(run.task.name, float("inf")), rec.objective)
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in list(self.best.items())[:3])
+            step = 1 if run.budget.max_evals is not None else rec.cost
+            self.bar.update(self.tid, advance=step, best=shown or "-")
+
+        return on_trial
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def benchmark(
+    tasks: Sequence[str | Task],
+    searchers: Sequence[str | SearcherSpec | Mapping[str, Any] | type[Searcher]],
+    *,
+    seeds: int | Sequence[int] = 3,
+    max_evals: int | None = None,
+    max_cost: float | None = None,
+    max_seconds: float | None = None,
+    name: str = "benchmark",
+    store: str | os.PathLike[str] = DEFAULT_STORE,
+    workers: int = 0,
+    dask: str | None = None,
+    trial_timeout: float | None = None,
+    fresh: bool = False,
+    cache: bool = False,
+    progress: bool | None = None,
+) -> ExperimentResult:
+    """Benchmark searchers on tasks in one call and return the results.
+
+    Tasks are registry names or ``Task`` objects (e.g. from ``@hpbench.task``);
+    searchers are names (``"hyperband:eta=3"``), tables, or ``Searcher`` subclasses.
+
+    Example:
+        >>> import hpbench as hb
+        >>> res = hb.benchmark(["branin"], ["random", "gp-ei"], seeds=2, max_evals=20,
+        ...                    store="results/demo.db")  # doctest: +SKIP
+        >>> res.trials.groupby("searcher").objective.min()  # doctest: +SKIP
+    """
+    task_objects: dict[str, Task] = {}
+    names = []
+    for t in tasks:
+        if isinstance(t, Task):
+            task_objects[t.name] = t
+            register_task(t.name, t)
+            names.append(t.name)
+        elif isinstance(t, str):
+            names.append(t)
+        else:
+            raise TypeError(f"tasks: each must be a name or a Task, got {t!r}")
+    specs = []
+    for s in searchers:
+        if isinstance(s, type) and issubclass(s, Searcher):
+            register_searcher(s.name, s)
+            specs.append(SearcherSpec(s.name))
+        else:
+            specs.append(parse_searcher(s))
+    spec = BenchmarkSpec(
+        name=name, tasks=tuple(names), searchers=tuple(specs), seeds=seeds_from(seeds),
+        budget=Budget(max_evals=max_evals, max_cost=max_cost, max_seconds=max_seconds),
+    )
+    options = RunOptions(workers=workers, dask=dask, trial_timeout=trial_timeout)
+    return run_experiment(spec, options, store=store, fresh=fresh, cache=cache, task_objects=task_objects,
+                          progress=progress)

@@ -1,0 +1,53 @@
+"""What ``hpbench list`` shows: tasks with their spaces, searchers with their parameters."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from hpbench.registry import get_searcher_class, get_task, searcher_names, task_names
+
+__all__ = ["task_table", "searcher_table"]
+
+_NOTES = {
+    "skopt-gp": "scikit-optimize's 'gbrt' estimator is left out: it fails with scikit-learn >= 1.9",
+}
+
+
+def _first_line(obj: Any) -> str:
+    doc = inspect.getdoc(obj) or ""
+    return doc.split("\n")[0]
+
+
+def task_table() -> list[dict[str, Any]]:
+    rows = []
+    for name in task_names():
+        try:
+            t = get_task(name)
+        except Exception as exc:  # noqa: BLE001 - a broken plug-in must not hide the others
+            rows.append({"name": name, "description": f"(cannot load: {exc})", "params": [], "space": {},
+                         "fidelity": None, "optimum": None, "seconds_per_eval": None})
+            continue
+        info = t.info()
+        info["name"] = name
+        info["params"] = list(t.space)
+        rows.append(info)
+    return rows
+
+
+def searcher_table() -> list[dict[str, Any]]:
+    rows = []
+    for name in searcher_names():
+        try:
+            cls = get_searcher_class(name)
+        except Exception as exc:  # noqa: BLE001
+            rows.append({"name": name, "description": f"(cannot load: {exc})", "params": {}})
+            continue
+        rows.append({
+            "name": name,
+            "description": _first_line(cls),
+            "params": cls.param_defaults(),
+            "needs_fidelity": cls.needs_fidelity,
+            "note": _NOTES.get(name, ""),
+        })
+    return rows

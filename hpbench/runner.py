@@ -1,0 +1,395 @@
+"""The ask -> evaluate -> tell loop over many runs at once.
+
+One *run* is (task, searcher with its parameters, seed) under a ``Budget``. The
+driver interleaves all runs of an experiment: each free worker slot takes the next
+suggestion from the next run that has one, so whole runs and, for searchers that
+allow it, several trials of one run are in flight at once. With ``trials_per_run=1``
+every run is sequential and its trials depend only on its seed, never on the number
+of workers.
+
+Every finished trial is committed to the store (one transaction) *before* the
+searcher is told, so a killed driver loses no finished trial and a resumed run
+replays exactly what the searcher had seen.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import json
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hpbench.budget import Budget
+from hpbench.executors import Executor, InProcessExecutor, TrialJob, TrialOutcome, WorkerDied
+from hpbench.results.store import Store
+from hpbench.searchers.base import Searcher
+from hpbench.tasks.base import Task
+from hpbench.trial import Suggestion, TrialRecord, TrialStatus
+
+__all__ = ["Budget", "RunState", "run_search", "drive", "split_seed", "cache_key"]
+
+_MAX_CHECKPOINT_BYTES = 512 * 2**20  # per run; older checkpoints are dropped (then retrained)
+
+
+def split_seed(seed: int) -> tuple[int, int]:
+    """Independent (searcher seed, task seed) streams from one run seed."""
+    a, b = np.random.SeedSequence(seed).spawn(2)
+    return int(a.generate_state(1)[0]), int(b.generate_state(1)[0])
+
+
+def cache_key(task: Task, config: Any, budget: float | None, seed: int) -> str:
+    """Key of an evaluation: (task name and version, config, budget, task seed).
+
+    A continuation from a checkpoint gives the same result as training straight to
+    ``budget`` (the task contract), so where training started is not part of the key.
+    """
+    text = json.dumps([task.name, task.version, dict(config), budget, seed], sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+@dataclass
+class _InFlight:
+    run: RunState
+    suggestion: Suggestion
+    job: TrialJob
+    nominal_cost: float
+    attempts: int = 1
+    submitted: float = field(default_factory=time.time)
+
+
+class RunState:
+    """Driver-side state of one run: its searcher, budget accounting and checkpoints."""
+
+    def __init__(
+        self,
+        *,
+        task: Task,
+        searcher: Searcher,
+        budget: Budget,
+        task_seed: int,
+        run_id: int | None = None,
+        task_ref: str | Task | None = None,
+        label: str = "",
+    ) -> None:
+        self.task = task
+        self.task_ref = task_ref if task_ref is not None else task
+        self.searcher = searcher
+        self.budget = budget
+        self.task_seed = task_seed
+        self.run_id = run_id
+        self.label = label or searcher.name
+        self.records: list[TrialRecord] = []
+        self.n_started = 0
+        self.cost_committed = 0.0
+        self.seconds = 0.0
+        self.inflight: dict[int, _InFlight] = {}
+        self.requeue: list[Suggestion] = []  # asked while replaying, never stored: run them first
+        self.budgets: dict[int, float | None] = {}
+        self.checkpoints: OrderedDict[int, tuple[float, bytes]] = OrderedDict()
+        self._checkpoint_bytes = 0
+        self.best = math.inf
+        self.finished = False
+
+    # ------------------------------------------------------------------ budget
+    def nominal_cost(self, s: Suggestion) -> float:
+        fid = self.task.fidelity
+        if fid is None or s.budget is None:
+            return 1.0
+        start = 0.0
+        if s.continue_from is not None:
+            start = self.budgets.get(s.continue_from) or 0.0
+        return fid.cost(s.budget, start)
+
+    def budget_left(self) -> bool:
+        b = self.budget
+        if b.max_evals is not None and self.n_started >= b.max_evals:
+            return False
+        if b.max_cost is not None and self.cost_committed >= b.max_cost - 1e-12:
+            return False
+        return not (b.max_seconds is not None and self.seconds >= b.max_seconds)
+
+    # ------------------------------------------------------------------ replay
+    def replay(self, stored: Sequence[TrialRecord]) -> None:
+        """Tell a rebuilt searcher the stored trials, in trial order, as the original saw them."""
+        todo = {r.trial_id: r for r in stored}
+        while todo:
+            s = self.searcher.ask()
+            if s is None:
+                break
+            rec = todo.pop(s.trial_id, None)
+            if rec is None:  # was in flight when the driver stopped: run it again
+                self.requeue.append(s)
+                self.n_started += 1
+                self.cost_committed += self.nominal_cost(s)
+                self.budgets[s.trial_id] = s.budget
+                continue
+            if dict(s.config) != dict(rec.config) or s.budget != rec.budget:
+                raise RuntimeError(
+                    f"resume: searcher {self.label!r} did not reproduce stored trial {rec.trial_id} "
+                    f"(asked {dict(s.config)} at {s.budget}, stored {dict(rec.config)} at {rec.budget}); "
+                    "it is not deterministic under its seed, so this run cannot be resumed; use --fresh"
+                )
+            self._account(s, rec)
+            self.searcher.tell(s, rec.objective if rec.status is TrialStatus.OK else None)
+        if todo:
+            raise RuntimeError(
+                f"resume: searcher {self.label!r} stopped before replaying stored trials {sorted(todo)}; use --fresh"
+            )
+
+    def _account(self, s: Suggestion, rec: TrialRecord) -> None:
+        self.n_started += 1
+        self.cost_committed += rec.cost
+        self.seconds += rec.finished - rec.started
+        self.budgets[s.trial_id] = s.budget
+        self.records.append(rec)
+        if rec.status is TrialStatus.OK and rec.objective is not None and self._is_top(rec.budget):
+            self.best = min(self.best, rec.objective)
+
+    def _is_top(self, budget: float | None) -> bool:
+        return self.task.fidelity is None or budget is None or budget >= self.task.fidelity.high
+
+    # --------------------------------------------------------------- proposing
+    def next_suggestion(self) -> Suggestion | None:
+        if self.requeue:
+            return self.requeue.pop(0)
+        if not self.budget_left():
+            return None
+        t0 = time.perf_counter()
+        s = self.searcher.ask()
+        self.seconds += time.perf_counter() - t0
+        if s is None:
+            return None
+        self.n_started += 1
+        self.budgets[s.trial_id] = s.budget
+        self.cost_committed += self.nominal_cost(s)
+        return s
+
+    def checkpoint_for(self, s: Suggestion) -> bytes | None:
+        if s.continue_from is None:
+            return None
+        item = self.checkpoints.get(s.continue_from)
+        return None if item is None else item[1]
+
+    def keep_checkpoint(self, trial_id: int, budget: float | None, blob: bytes | None) -> None:
+        if blob is None or budget is None or self.task.fidelity is None:
+            return
+        if budget >= self.task.fidelity.high:
+            return  # nothing continues past the top fidelity
+        self.checkpoints[trial_id] = (budget, blob)
+        self._checkpoint_bytes += len(blob)
+        while self._checkpoint_bytes > _MAX_CHECKPOINT_BYTES and len(self.checkpoints) > 1:
+            _, (_, old) = self.checkpoints.popitem(last=False)
+            self._checkpoint_bytes -= len(old)
+
+    def complete(self, s: Suggestion, rec: TrialRecord) -> None:
+        t0 = time.perf_counter()
+        self.searcher.tell(s, rec.objective if rec.status is TrialStatus.OK else None)
+        self.seconds += time.perf_counter() - t0 + (rec.finished - rec.started)
+        self.records.append(rec)
+        if rec.status is TrialStatus.OK and rec.objective is not None and self._is_top(rec.budget):
+            self.best = min(self.best, rec.objective)
+
+
+Progress = Callable[[RunState, TrialRecord], None]
+
+
+def _record(fl: _InFlight, out: TrialOutcome, *, cached: bool = False) -> TrialRecord:
+    s = fl.suggestion
+    cost = fl.nominal_cost if out.cost is None else float(out.cost)
+    return TrialRecord(
+        trial_id=s.trial_id,
+        config=dict(s.config),
+        budget=s.budget,
+        status=TrialStatus(out.status),
+        objective=out.objective,
+        cost=cost,
+        metrics=dict(out.metrics),
+        error=out.error,
+        started=out.started,
+        finished=out.finished,
+        queued=fl.job.queued,
+        worker=out.worker,
+        cached=cached,
+        continue_from=s.continue_from,
+        attempts=fl.attempts,
+    )
+
+
+def drive(
+    runs: Sequence[RunState],
+    executor: Executor,
+    *,
+    store: Store | None = None,
+    trials_per_run: int = 1,
+    trial_timeout: float | None = None,
+    cache_scope: int | None | bool = False,
+    on_trial: Progress | None = None,
+) -> None:
+    """Run every run to the end of its budget (or of its searcher).
+
+    Args:
+        runs: the runs, with searchers already replayed on resume.
+        executor: where trials are evaluated.
+        store: commit each finished trial here (None: keep in memory only).
+        trials_per_run: trials of one run in flight at once (1 = reproducible
+            whatever the number of workers).
+        trial_timeout: seconds after which a trial is stopped and stored as timeout.
+        cache_scope: False = no cache; an experiment id = reuse evaluations of that
+            experiment; None = reuse evaluations of any experiment in the store.
+        on_trial: called after each finished trial (progress display).
+    """
+    slots = max(1, executor.workers)
+    futures: dict[cf.Future[TrialOutcome], _InFlight] = {}
+    active = [r for r in runs if not r.finished]
+    cursor = 0
+
+    def finish_trial(fl: _InFlight, out: TrialOutcome, cached: bool = False) -> None:
+        run = fl.run
+        rec = _record(fl, out, cached=cached)
+        key = cache_key(run.task, rec.config, rec.budget, run.task_seed)
+        # Charge what was committed at ask time; the task's own cost figure wins when given.
+        run.cost_committed += rec.cost - fl.nominal_cost
+        if store is not None and run.run_id is not None:
+            store.add_trial(run.run_id, rec, cache_key=key if rec.status is TrialStatus.OK else None)
+        run.inflight.pop(fl.suggestion.trial_id, None)
+        run.keep_checkpoint(rec.trial_id, rec.budget, out.checkpoint if rec.status is TrialStatus.OK else None)
+        run.complete(fl.suggestion, rec)
+        if on_trial is not None:
+            on_trial(run, rec)
+
+    def submit(fl: _InFlight) -> None:
+        futures[executor.submit(fl.job)] = fl
+
+    def fill() -> None:
+        nonlocal cursor, active
+        progressed = True
+        while len(futures) < slots and progressed and active:
+            progressed = False
+            for i in range(len(active)):
+                if len(futures) >= slots:
+                    break
+                run = active[(cursor + i) % len(active)]
+                if run.finished or len(run.inflight) >= trials_per_run:
+                    continue
+                s = run.next_suggestion()
+                if s is None:
+                    if not run.inflight:
+                        run.finished = True
+                    continue
+                job = TrialJob(
+                    task=run.task_ref, config=s.config, budget=s.budget, seed=run.task_seed,
+                    checkpoint=run.checkpoint_for(s), timeout=trial_timeout,
+                )
+                fl = _InFlight(run=run, suggestion=s, job=job, nominal_cost=run.nominal_cost(s))
+                run.inflight[s.trial_id] = fl
+                progressed = True
+                if cache_scope is not False and store is not None:
+                    hit = store.find_cached(cache_key(run.task, s.config, s.budget, run.task_seed),
+                                            cache_scope if isinstance(cache_scope, int) else None)
+                    if hit is not None:
+                        now = time.time()
+                        out = TrialOutcome("ok", hit.objective, hit.cost if s.continue_from is None else None,
+                                           hit.metrics, None, None, now, now, "cache")
+                        finish_trial(fl, out, cached=True)
+                        continue
+                submit(fl)
+            cursor += 1
+            active = [r for r in active if not r.finished]
+
+    try:
+        while True:
+            fill()
+            if not futures:
+                active = [r for r in active if not r.finished]
+                if not active:
+                    break
+                if all(not r.inflight for r in active):
+                    # Every run declined to ask and nothing is in flight: they are finished.
+                    for r in active:
+                        if r.next_suggestion() is None:
+                            r.finished = True
+                continue
+            done, _ = cf.wait(list(futures), timeout=1.0, return_when=cf.FIRST_COMPLETED)
+            broken: list[_InFlight] = []
+            for fut in done:
+                fl = futures.pop(fut)
+                try:
+                    out = fut.result()
+                except (cf.process.BrokenProcessPool, WorkerDied) as exc:
+                    if isinstance(exc, cf.process.BrokenProcessPool) and fl.attempts < 2:
+                        broken.append(fl)
+                        continue
+                    now = time.time()
+                    reason = f"worker process died during the trial ({type(exc).__name__}: {exc})"
+                    out = TrialOutcome("failed", None, None, {}, None, reason[:2000], fl.submitted, now, "?")
+                finish_trial(fl, out)
+            if broken:
+                # The pool is unusable: every trial still in it failed the same way.
+                for fut, fl in list(futures.items()):
+                    broken.append(fl)
+                    futures.pop(fut)
+                executor.restart()
+                for fl in broken:
+                    fl.attempts += 1
+                    submit(fl)
+            if trial_timeout is not None:
+                _reap_hung(futures, executor, trial_timeout, finish_trial, submit)
+    except BaseException:
+        executor.shutdown(cancel=True)
+        raise
+
+
+def _reap_hung(
+    futures: dict[cf.Future[TrialOutcome], _InFlight],
+    executor: Executor,
+    timeout: float,
+    finish_trial: Callable[[_InFlight, TrialOutcome], None],
+    submit: Callable[[_InFlight], None],
+) -> None:
+    """Backstop for trials stuck in native code, where the worker's alarm cannot fire."""
+    now = time.time()
+    grace = timeout * 1.5 + 5.0
+    hung = [(f, fl) for f, fl in futures.items() if now - fl.submitted > grace and f.running()]
+    if not hung:
+        return
+    others = [fl for f, fl in futures.items() if all(f is not h for h, _ in hung)]
+    futures.clear()
+    executor.restart()
+    for _, fl in hung:
+        msg = f"trial exceeded the timeout of {timeout} s (worker stopped)"
+        finish_trial(fl, TrialOutcome("timeout", None, None, {}, None, msg, fl.submitted, now, "?"))
+    for fl in others:
+        submit(fl)
+
+
+def run_search(
+    task: Task,
+    searcher: Searcher,
+    *,
+    budget: Budget,
+    task_seed: int = 0,
+    executor: Executor | None = None,
+    trials_per_run: int = 1,
+    trial_timeout: float | None = None,
+) -> list[TrialRecord]:
+    """Run one searcher on one task, in memory, and return its trials in completion order.
+
+    Example:
+        >>> from hpbench.registry import get_task, make_searcher
+        >>> task = get_task("branin")
+        >>> s = make_searcher("random", space=task.space, seed=0)
+        >>> len(run_search(task, s, budget=Budget(max_evals=5)))
+        5
+    """
+    if searcher.needs_fidelity and task.fidelity is None:
+        raise ValueError(f"{searcher.name}: needs a task with a fidelity, got {task.name!r}")
+    run = RunState(task=task, searcher=searcher, budget=budget, task_seed=task_seed)
+    drive([run], executor or InProcessExecutor(), trials_per_run=trials_per_run, trial_timeout=trial_timeout)
+    return run.records

@@ -1,0 +1,130 @@
+"""Asynchronous Successive Halving, ASHA (Li, Jamieson, Rostamizadeh, Gonina, Ben-tzur, Hardt,
+Recht & Talwalkar, MLSys 2020).
+
+Rungs ``k = 0..K`` train to ``r_k = R * eta^(k - K)`` with ``K = s_max``. Whenever a worker
+asks, ASHA looks from the second-highest rung down for a configuration that is in the top
+``floor(|rung k| / eta)`` of the *finished* trials of its rung and has not been promoted
+yet; the best such one is promoted to rung ``k + 1``. If there is none, a new
+configuration starts at rung 0. So ASHA never waits, and every worker stays busy; a
+promotion decision may be made on incomplete rungs, which the paper shows costs little.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hpbench.searchers.base import Searcher, check_choice, check_int
+from hpbench.searchers.proposers import PROPOSERS, Proposer, make_proposer
+from hpbench.searchers.successive_halving import (
+    PROPOSE_STREAM,
+    check_min_budget,
+    max_bracket,
+    rank_key,
+    rung_budgets,
+)
+from hpbench.space import Fidelity, SearchSpace
+from hpbench.trial import Suggestion
+
+__all__ = ["ASHA"]
+
+
+@dataclass
+class _Entry:
+    """One finished trial in a rung."""
+
+    trial_id: int
+    config_id: int  # trial id of the configuration's first trial
+    config: dict[str, Any]
+    objective: float | None
+    promoted: bool = False
+
+
+class ASHA(Searcher):
+    """Asynchronous Successive Halving: promote when in the top ``1/eta`` of a rung, else start new.
+
+    Args:
+        eta: reduction factor, >= 2.
+        min_budget: budget of rung 0 is the lowest ``R * eta^-K`` >= ``min_budget``;
+            ``None`` = ``fidelity.low``.
+        proposer: ``"random"`` or ``"gp-ei"`` (see ``hpbench.searchers.proposers``).
+        continuation: promotions continue the checkpoint of the previous rung; ``False``
+            retrains from scratch.
+
+    Failed trials count in the size of their rung but rank last and are never promoted.
+
+    Example:
+        >>> from hpbench.tasks.synthetic import Hartmann
+        >>> task = Hartmann(dim=6, multi_fidelity=True)
+        >>> asha = ASHA(space=task.space, fidelity=task.fidelity)
+        >>> asha.rung_budgets
+        [1, 3, 9, 27, 81]
+    """
+
+    name = "asha"
+    needs_fidelity = True
+    fidelity: Fidelity
+
+    def __init__(
+        self,
+        *,
+        space: SearchSpace,
+        fidelity: Fidelity | None = None,
+        seed: int = 0,
+        eta: int = 3,
+        min_budget: float | None = None,
+        proposer: str = "random",
+        continuation: bool = True,
+    ) -> None:
+        super().__init__(space=space, fidelity=fidelity, seed=seed)
+        owner = type(self).__name__
+        self.eta = check_int(owner, "eta", eta, minimum=2)
+        self.min_budget = min_budget
+        r_min = check_min_budget(owner, self.fidelity, min_budget, self.eta)
+        self.proposer = check_choice(owner, "proposer", proposer, PROPOSERS)
+        if not isinstance(continuation, bool):
+            raise TypeError(f"{owner}: 'continuation' must be True or False, got {continuation!r}")
+        self.continuation = continuation
+        self._proposer: Proposer = make_proposer(proposer, space=space)
+        self._budgets = rung_budgets(
+            max_bracket(r_min, float(self.fidelity.high), self.eta), self.fidelity, r_min, self.eta
+        )
+        self._rungs: list[list[_Entry]] = [[] for _ in self._budgets]
+        # trial id -> (rung, config id) of trials handed out and not yet told
+        self._running: dict[int, tuple[int, int]] = {}
+
+    @property
+    def rung_budgets(self) -> list[float]:
+        """Budget of each rung, lowest first."""
+        return list(self._budgets)
+
+    def rung_sizes(self) -> list[int]:
+        """Finished trials per rung."""
+        return [len(r) for r in self._rungs]
+
+    def _promotable(self, k: int) -> _Entry | None:
+        """Best unpromoted success in the top ``floor(|rung k| / eta)`` of rung ``k``, if any."""
+        rung = self._rungs[k]
+        top = sorted(rung, key=lambda e: rank_key(e.trial_id, e.objective))[: len(rung) // self.eta]
+        for entry in top:
+            if not entry.promoted and entry.objective is not None:
+                return entry
+        return None
+
+    def _ask(self, trial_id: int) -> Suggestion:
+        for k in range(len(self._budgets) - 2, -1, -1):
+            entry = self._promotable(k)
+            if entry is not None:
+                entry.promoted = True
+                self._running[trial_id] = (k + 1, entry.config_id)
+                continue_from = entry.trial_id if self.continuation else None
+                return Suggestion(trial_id, entry.config, self._budgets[k + 1], continue_from)
+        config = self._proposer.propose(self.rng_for(trial_id, PROPOSE_STREAM))
+        self._running[trial_id] = (0, trial_id)
+        return Suggestion(trial_id, config, self._budgets[0])
+
+    def _tell(self, suggestion: Suggestion, objective: float | None) -> None:
+        k, config_id = self._running.pop(suggestion.trial_id)
+        self._rungs[k].append(_Entry(suggestion.trial_id, config_id, dict(suggestion.config), objective))
+        assert suggestion.budget is not None
+        self._proposer.observe(suggestion.config, suggestion.budget, objective)

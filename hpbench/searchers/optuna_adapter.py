@@ -1,0 +1,283 @@
+"""Adapter to Optuna's samplers through its ask-and-tell interface.
+
+Each searcher owns one in-memory ``optuna.Study``. ``ask`` calls
+``study.ask(distributions)`` for the parameters that are always active and then, define-by-run,
+suggests each conditional parameter only when its parent takes an activating value, so Optuna
+sees exactly the active parameters of every trial. ``tell`` finishes the trial by number; a
+failed trial (objective ``None``) is told as ``TrialState.FAIL``, which Optuna's samplers leave
+out of their models.
+
+Several asks may be pending: Optuna handles running trials itself (e.g. TPE and GPSampler
+condition on completed trials only, so pending trials still get distinct random draws or
+different acquisition optima because the sampler's generator moves on).
+
+The study (storage, sampler and its random state) pickles as it is, so a searcher pickled mid-run
+continues with exactly the suggestions the original would have made.
+
+Samplers:
+    TPE (Bergstra et al., "Algorithms for hyper-parameter optimization", NeurIPS 2011),
+    GP with log EI (Optuna's ``GPSampler``), CMA-ES (Hansen, "The CMA evolution strategy:
+    a tutorial", 2016), quasi-Monte Carlo (``QMCSampler``, scrambled Sobol by default) and
+    random search.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import importlib.util
+import inspect
+import json
+import warnings
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from hpbench.searchers.base import Searcher
+from hpbench.space import Categorical, Fidelity, Float, Int, Param, SearchSpace
+from hpbench.trial import Suggestion
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = [
+    "OptunaSearcher",
+    "OptunaTPE",
+    "OptunaGP",
+    "OptunaCMAES",
+    "OptunaQMC",
+    "OptunaRandom",
+    "sampler_names",
+    "to_distribution",
+]
+
+# Abstract bases that cannot sample on their own.
+_ABSTRACT_SAMPLERS = frozenset({"BaseSampler", "BaseGASampler"})
+# Optuna imports these lazily, at the first sample; check them when the searcher is built instead.
+_SAMPLER_NEEDS = {"CmaEsSampler": "cmaes", "GPSampler": "torch", "QMCSampler": "scipy"}
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence Optuna's Python warnings (experimental features, independent-sampling fallbacks)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _optuna() -> Any:
+    import optuna
+
+    # A benchmark runs thousands of trials; Optuna's per-trial INFO lines and fallback
+    # WARNINGs (e.g. CMA-ES sampling categoricals independently) would drown the output.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    return optuna
+
+
+def sampler_names() -> list[str]:
+    """Names of the concrete sampler classes in ``optuna.samplers``."""
+    samplers = _optuna().samplers
+    return sorted(
+        n
+        for n in dir(samplers)
+        if n not in _ABSTRACT_SAMPLERS
+        and isinstance(getattr(samplers, n), type)
+        and issubclass(getattr(samplers, n), samplers.BaseSampler)
+    )
+
+
+def to_distribution(param: Param) -> optuna.distributions.BaseDistribution:
+    """The Optuna distribution of one hpbench parameter (log scale kept)."""
+    dist = _optuna().distributions
+    if isinstance(param, Float):
+        return dist.FloatDistribution(float(param.low), float(param.high), log=param.log)
+    if isinstance(param, Int):
+        return dist.IntDistribution(int(param.low), int(param.high), log=param.log)
+    if isinstance(param, Categorical):
+        return dist.CategoricalDistribution(param.choices)
+    raise TypeError(f"to_distribution: 'param' must be Float, Int or Categorical, got {param!r}")
+
+
+def _suggest(trial: optuna.Trial, name: str, param: Param) -> Any:
+    """Suggest one parameter define-by-run through the public ``Trial.suggest_*`` API."""
+    if isinstance(param, Float):
+        return trial.suggest_float(name, float(param.low), float(param.high), log=param.log)
+    if isinstance(param, Int):
+        return trial.suggest_int(name, int(param.low), int(param.high), log=param.log)
+    return trial.suggest_categorical(name, param.choices)
+
+
+def _check_sampler(owner: str, sampler: Any) -> str:
+    if not isinstance(sampler, str):
+        raise TypeError(f"{owner}: 'sampler' must be a class name in optuna.samplers, got {sampler!r}")
+    known = sampler_names()
+    if sampler not in known:
+        hint = difflib.get_close_matches(sampler, known, n=1, cutoff=0.5)
+        suffix = f"; did you mean {hint[0]!r}?" if hint else f" (known: {', '.join(known)})"
+        raise ValueError(f"{owner}: rule 'sampler in optuna.samplers' broken, got {sampler!r}{suffix}")
+    return sampler
+
+
+def _check_sampler_params(owner: str, sampler: str, params: Any) -> dict[str, Any] | None:
+    """Check keys against the sampler's signature and values for JSON (the store keeps them)."""
+    if params is None:
+        return None
+    if not isinstance(params, Mapping):
+        raise TypeError(f"{owner}: 'sampler_params' must be a dict of keyword arguments or None, got {params!r}")
+    params = dict(params)
+    sig = inspect.signature(getattr(_optuna().samplers, sampler).__init__)
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
+    known = [n for n in sig.parameters if n != "self"]
+    for key in params:
+        if not isinstance(key, str):
+            raise TypeError(f"{owner}: 'sampler_params' keys must be strings, got {key!r}")
+        if key == "seed":
+            raise ValueError(
+                f"{owner}: 'sampler_params' must not set 'seed' (the searcher's seed is passed on), "
+                f"got seed={params[key]!r}"
+            )
+        if not takes_any and key not in known:
+            hint = difflib.get_close_matches(key, known, n=1)
+            suffix = f"; did you mean {hint[0]!r}?" if hint else f" (takes: {', '.join(known)})"
+            raise ValueError(f"{owner}: 'sampler_params' has unknown {sampler} argument {key!r}{suffix}")
+    try:
+        json.dumps(params)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{owner}: 'sampler_params' values must be JSON-serialisable so the run can be rebuilt "
+            f"from the store, got {params!r}"
+        ) from None
+    return params
+
+
+def _make_sampler(owner: str, sampler: str, params: dict[str, Any] | None, seed: int) -> Any:
+    needs = _SAMPLER_NEEDS.get(sampler)
+    if needs is not None and importlib.util.find_spec(needs) is None:
+        raise ImportError(f"{owner}: optuna.samplers.{sampler} needs the '{needs}' package: pip install {needs}")
+    cls = getattr(_optuna().samplers, sampler)
+    kwargs = dict(params or {})
+    if "seed" in inspect.signature(cls.__init__).parameters:
+        kwargs["seed"] = seed
+    try:
+        with _quiet():
+            return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{owner}: optuna.samplers.{sampler} rejected sampler_params={params!r}: {exc}") from None
+
+
+class OptunaSearcher(Searcher):
+    """Any Optuna sampler, chosen by class name.
+
+    Args:
+        space: the search space; each parameter becomes an Optuna distribution (log kept).
+        fidelity: the task's fidelity; every trial runs at its top (full-fidelity searcher).
+        seed: passed to the sampler as ``seed`` when its constructor takes one.
+        sampler: a class name in ``optuna.samplers``, e.g. ``"TPESampler"``, ``"GPSampler"``,
+            ``"NSGAIISampler"``.
+        sampler_params: keyword arguments of the sampler (JSON values only, no ``seed``), e.g.
+            ``{"n_startup_trials": 5}``.
+
+    Example:
+        >>> s = OptunaSearcher(space=SearchSpace({"x": Float(0, 1)}), sampler="RandomSampler")
+        >>> s.ask().config["x"] <= 1
+        True
+    """
+
+    name = "optuna"
+
+    def __init__(
+        self,
+        *,
+        space: SearchSpace,
+        fidelity: Fidelity | None = None,
+        seed: int = 0,
+        sampler: str = "TPESampler",
+        sampler_params: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(space=space, fidelity=fidelity, seed=seed)
+        owner = type(self).__name__
+        self.sampler = _check_sampler(owner, sampler)
+        self.sampler_params = _check_sampler_params(owner, self.sampler, sampler_params)
+        optuna = _optuna()
+        self._study = optuna.create_study(
+            storage=optuna.storages.InMemoryStorage(),
+            sampler=_make_sampler(owner, self.sampler, self.sampler_params, self.seed),
+            direction="minimize",
+        )
+        # Always-active parameters are asked in one go; conditional ones define-by-run.
+        self._fixed = {n: to_distribution(p) for n, p in space.items() if p.active_if is None}
+        self._conditional = [(n, p) for n, p in space.items() if p.active_if is not None]
+        self._numbers: dict[int, int] = {}  # hpbench trial id -> Optuna trial number
+
+    def _ask(self, trial_id: int) -> Suggestion:
+        with _quiet():
+            trial = self._study.ask(self._fixed)
+            values = dict(trial.params)
+            for name, param in self._conditional:
+                if self.space.is_active(name, values):
+                    values[name] = _suggest(trial, name, param)
+        self._numbers[trial_id] = trial.number
+        config = {n: values[n] for n in self.space if n in values}
+        budget = None if self.fidelity is None else self.fidelity.high
+        return Suggestion(trial_id, config, budget)
+
+    def _tell(self, suggestion: Suggestion, objective: float | None) -> None:
+        number = self._numbers.pop(suggestion.trial_id)
+        state = _optuna().trial.TrialState
+        with _quiet():
+            if objective is None:
+                self._study.tell(number, state=state.FAIL)
+            else:
+                self._study.tell(number, objective)
+
+
+class _FixedSampler(OptunaSearcher):
+    """An ``OptunaSearcher`` whose sampler class is fixed by the subclass."""
+
+    sampler_class: ClassVar[str] = "TPESampler"
+
+    def __init__(
+        self,
+        *,
+        space: SearchSpace,
+        fidelity: Fidelity | None = None,
+        seed: int = 0,
+        sampler_params: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            space=space, fidelity=fidelity, seed=seed, sampler=self.sampler_class, sampler_params=sampler_params
+        )
+
+
+class OptunaTPE(_FixedSampler):
+    """Optuna's Tree-structured Parzen Estimator (Bergstra et al., NeurIPS 2011)."""
+
+    name = "optuna-tpe"
+    sampler_class = "TPESampler"
+
+
+class OptunaGP(_FixedSampler):
+    """Optuna's Gaussian-process sampler (log Expected Improvement)."""
+
+    name = "optuna-gp"
+    sampler_class = "GPSampler"
+
+
+class OptunaCMAES(_FixedSampler):
+    """Optuna's CMA-ES (Hansen 2016); categoricals are sampled independently (at random)."""
+
+    name = "optuna-cmaes"
+    sampler_class = "CmaEsSampler"
+
+
+class OptunaQMC(_FixedSampler):
+    """Optuna's quasi-Monte Carlo sampler (scrambled Sobol by default)."""
+
+    name = "optuna-qmc"
+    sampler_class = "QMCSampler"
+
+
+class OptunaRandom(_FixedSampler):
+    """Optuna's random sampler (a cross-check of hpbench's own random search)."""
+
+    name = "optuna-random"
+    sampler_class = "RandomSampler"

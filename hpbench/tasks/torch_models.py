@@ -1,0 +1,402 @@
+"""PyTorch models on the 8x8 digits: a multilayer perceptron and a small CNN, fidelity = epochs.
+
+Both minimise the validation cross-entropy of the fixed digits split (see ``datasets``)
+after training with AdamW (Loshchilov & Hutter, "Decoupled weight decay regularization",
+ICLR 2019) for ``budget`` epochs. One ``torch.Generator`` seeded from the run's task seed
+drives initialisation, shuffling and dropout, and nothing reads torch's global random
+state. A checkpoint holds the model, the optimiser and that generator's state, so training
+9 epochs and then continuing to 27 gives the same weights as 27 epochs straight.
+
+Every evaluation runs on one thread with deterministic algorithms; both settings are
+restored afterwards so nothing leaks into the caller. torch is imported inside the
+functions, so listing tasks does not load it.
+
+Shape glossary: ``n`` = samples, ``f`` = 64 pixels, ``k`` = 10 classes, ``c`` = channels,
+``h = w = 8`` image side, ``u`` = hidden units of one layer.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hpbench.space import Categorical, Fidelity, Float, Int, SearchSpace
+from hpbench.tasks.base import Task
+from hpbench.tasks.datasets import accuracy, check_resume, cross_entropy_from_logits, load_split
+from hpbench.trial import Evaluation
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["MLPTask", "CNNTask", "conv_macs"]
+
+_CHECKPOINT_FORMAT = 1
+_DATASET = "digits"
+_SIDE = 8
+_N_CLASSES = 10
+
+
+@contextmanager
+def _torch_settings() -> Iterator[None]:
+    import torch
+
+    threads = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
+        torch.set_num_threads(threads)
+
+
+@functools.cache
+def _tensors() -> dict[str, torch.Tensor]:
+    """The digits split as float32 / int64 tensors, built once per process."""
+    import torch
+
+    s = load_split(_DATASET)
+    out: dict[str, torch.Tensor] = {}
+    for part in ("train", "val", "test"):
+        out[f"X_{part}"] = torch.tensor(np.asarray(getattr(s, f"X_{part}")), dtype=torch.float32)
+        out[f"y_{part}"] = torch.tensor(np.asarray(getattr(s, f"y_{part}")), dtype=torch.int64)
+    return out
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise TypeError(f"seed: must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def _generator(seed: int) -> torch.Generator:
+    import torch
+
+    # Run seeds may exceed torch's 64-bit range; hash them to 63 bits.
+    state = np.random.SeedSequence(seed).generate_state(2, dtype=np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 31 | int(state[1]) >> 1)
+
+
+class _TorchTask(Task):
+    """Shared epoch loop, checkpointing and scoring; subclasses build the model."""
+
+    batch_size_default = 32
+
+    def _build(self, config: Mapping[str, Any], gen: torch.Generator) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def _inputs(self, X: torch.Tensor) -> torch.Tensor:
+        return X
+
+    def _extra_metrics(self, model: torch.nn.Module, config: Mapping[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def evaluate(
+        self,
+        config: Mapping[str, Any],
+        *,
+        budget: float | None = None,
+        seed: int = 0,
+        checkpoint: bytes | None = None,
+    ) -> Evaluation:
+        import torch
+
+        config = self.space.validate(config)
+        epochs = int(self.check_budget(budget))  # type: ignore[arg-type]
+        seed = _check_seed(seed)
+        data = _tensors()
+        with _torch_settings():
+            gen = _generator(seed)
+            model = self._build(config, gen)
+            optimiser = torch.optim.AdamW(
+                model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"]
+            )
+            done = 0
+            if checkpoint is not None:
+                done = self._resume(checkpoint, config, seed, epochs, model, optimiser, gen)
+            X_train = self._inputs(data["X_train"])
+            batch_size = int(config.get("batch_size", self.batch_size_default))
+            start = time.perf_counter()
+            model.train()
+            for _ in range(done, epochs):
+                _train_epoch(model, optimiser, gen, X_train, data["y_train"], batch_size)
+            seconds = time.perf_counter() - start
+            model.eval()
+            with torch.no_grad():
+                val = model(self._inputs(data["X_val"])).double().numpy()
+                test = model(self._inputs(data["X_test"])).double().numpy()
+            if not (np.all(np.isfinite(val)) and np.all(np.isfinite(test))):
+                raise FloatingPointError(
+                    f"task '{self.name}': training diverged (non-finite outputs) with config {config!r}"
+                )
+            metrics: dict[str, Any] = {
+                "val_accuracy": accuracy(val, data["y_val"].numpy()),
+                "test_loss": cross_entropy_from_logits(test, data["y_test"].numpy()),
+                "test_accuracy": accuracy(test, data["y_test"].numpy()),
+                "train_seconds": seconds,
+            }
+            metrics.update(self._extra_metrics(model, config))
+            buffer = io.BytesIO()
+            state = {
+                "format": _CHECKPOINT_FORMAT,
+                "config": config,
+                "seed": seed,
+                "epochs": epochs,
+                "model": model.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "generator": gen.get_state(),
+            }
+            torch.save(state, buffer)
+        objective = cross_entropy_from_logits(val, data["y_val"].numpy())
+        return Evaluation(objective=objective, metrics=metrics, checkpoint=buffer.getvalue())
+
+    def _resume(
+        self,
+        checkpoint: bytes,
+        config: dict[str, Any],
+        seed: int,
+        epochs: int,
+        model: torch.nn.Module,
+        optimiser: torch.optim.Optimizer,
+        gen: torch.Generator,
+    ) -> int:
+        import torch
+
+        if not isinstance(checkpoint, (bytes, bytearray)):
+            raise TypeError(f"checkpoint: must be bytes, got {type(checkpoint).__name__}")
+        try:
+            state = torch.load(io.BytesIO(checkpoint), weights_only=True)
+            ok = isinstance(state, dict) and state.get("format") == _CHECKPOINT_FORMAT
+        except Exception:  # noqa: BLE001 - any unreadable payload is the same user error
+            ok = False
+        if not ok:
+            raise ValueError(f"checkpoint: task '{self.name}': not a checkpoint of this task")
+        if state["config"] != config or state["seed"] != seed:
+            raise ValueError(
+                f"checkpoint: task '{self.name}': rule 'same config and seed' broken, checkpoint has "
+                f"{state['config']!r} seed {state['seed']}, got {config!r} seed {seed}"
+            )
+        check_resume(self.name, "epochs", state["epochs"], epochs)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        gen.set_state(state["generator"])
+        return int(state["epochs"])
+
+
+def _train_epoch(
+    model: torch.nn.Module,
+    optimiser: torch.optim.Optimizer,
+    gen: torch.Generator,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    order = torch.randperm(len(y), generator=gen)
+    for begin in range(0, len(y), batch_size):
+        rows = order[begin : begin + batch_size]
+        optimiser.zero_grad(set_to_none=True)
+        F.cross_entropy(model(X[rows]), y[rows]).backward()
+        optimiser.step()
+
+
+# MLP ---------------------------------------------------------------------------------
+
+
+def _mlp_module(config: Mapping[str, Any], gen: torch.Generator) -> torch.nn.Module:
+    import torch
+    from torch import nn
+
+    class MLP(nn.Module):
+        """``depth`` hidden layers of ``width`` units; dropout draws from ``gen``."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            sizes = [_SIDE * _SIDE] + [int(config["width"])] * int(config["depth"])
+            self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+            self.out = nn.Linear(sizes[-1], _N_CLASSES)
+            self.activation = str(config["activation"])
+            self.dropout = float(config["dropout"])
+
+        def act(self, z: torch.Tensor) -> torch.Tensor:
+            if self.activation == "relu":
+                return torch.relu(z)
+            if self.activation == "leaky_relu":
+                return nn.functional.leaky_relu(z, 0.01)
+            return torch.tanh(z)
+
+        def preactivations(self, x: torch.Tensor) -> list[torch.Tensor]:
+            """Pre-activation of every hidden layer, each ``(n, u)``, without dropout."""
+            out = []
+            for layer in self.hidden:
+                z = layer(x)
+                out.append(z)
+                x = self.act(z)
+            return out
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for layer in self.hidden:
+                x = self.act(layer(x))
+                if self.training and self.dropout > 0:
+                    # Inverted dropout with our generator: nn.Dropout would read the global RNG.
+                    keep = torch.rand(x.shape, generator=gen) >= self.dropout
+                    x = x * keep / (1.0 - self.dropout)
+            return self.out(x)
+
+    model = MLP()
+    gain_name = {"relu": "relu", "leaky_relu": "leaky_relu", "tanh": "tanh"}[model.activation]
+    with torch.no_grad():
+        for layer in [*model.hidden, model.out]:
+            nn.init.zeros_(layer.bias)
+            w = layer.weight
+            init = config["init"]
+            if init == "zeros":
+                nn.init.zeros_(w)
+            elif init == "normal":
+                nn.init.normal_(w, 0.0, 0.01, generator=gen)
+            elif init == "xavier":
+                nn.init.xavier_uniform_(w, gain=nn.init.calculate_gain(gain_name, 0.01), generator=gen)
+            else:
+                nn.init.kaiming_normal_(w, a=0.01, nonlinearity=gain_name, generator=gen)
+    return model
+
+
+class MLPTask(_TorchTask):
+    """Multilayer perceptron on the 64 standardised digit pixels.
+
+    Space: depth 1..4, width 16..256 (log), lr 1e-4..1e-1 (log), weight decay 1e-6..1
+    (log, decoupled), dropout 0..0.5, batch size 16..128 (log), activation
+    {relu, leaky_relu, tanh}, initialisation {zeros, normal (std 0.01), xavier (Glorot &
+    Bengio 2010), kaiming (He et al. 2015)}. Fidelity: epochs 1..27.
+
+    Metric ``dead_relu_share``: share of hidden units whose pre-activation is never
+    positive on the validation set (for relu such a unit outputs zero for every input and
+    gets no gradient; reported for every activation with the same definition). Large
+    learning rates kill relu units; zero initialisation leaves them all dead and symmetric.
+    """
+
+    def __init__(self) -> None:
+        self.name = "mlp-digits"
+        self.space = SearchSpace(
+            {
+                "depth": Int(1, 4),
+                "width": Int(16, 256, log=True),
+                "lr": Float(1e-4, 1e-1, log=True),
+                "weight_decay": Float(1e-6, 1.0, log=True),
+                "dropout": Float(0.0, 0.5),
+                "batch_size": Int(16, 128, log=True),
+                "activation": Categorical(["relu", "leaky_relu", "tanh"]),
+                "init": Categorical(["zeros", "normal", "xavier", "kaiming"]),
+            }
+        )
+        self.fidelity = Fidelity("epochs", 1, 27)
+        self.optimum = None
+        self.version = "1"
+        self.seconds_per_eval = 4.0
+        self.description = "PyTorch MLP on 8x8 digits, 8 hyperparameters, fidelity epochs 1..27"
+
+    def _build(self, config: Mapping[str, Any], gen: torch.Generator) -> torch.nn.Module:
+        return _mlp_module(config, gen)
+
+    def _extra_metrics(self, model: torch.nn.Module, config: Mapping[str, Any]) -> dict[str, Any]:
+        import torch
+
+        with torch.no_grad():
+            pre = model.preactivations(_tensors()["X_val"])  # type: ignore[operator]
+        dead = sum(int((z <= 0).all(dim=0).sum()) for z in pre)
+        total = sum(z.shape[1] for z in pre)
+        return {"dead_relu_share": dead / total}
+
+
+# CNN ---------------------------------------------------------------------------------
+
+
+def conv_macs(config: Mapping[str, Any]) -> int:
+    """Multiply-adds of one forward pass of the CNN for one image (biases not counted).
+
+    Layers: stem k x k conv 1 -> c at 8x8, 2x2 max-pool, then at 4x4 a k x k conv c -> c
+    (standard) or a depthwise k x k plus pointwise 1x1 (Howard et al., "MobileNets", 2017),
+    an optional 1x1 bottleneck c -> b, and a linear layer 16 * (b or c) -> 10.
+    """
+    c, k, b = int(config["channels"]), int(config["kernel_size"]), int(config["bottleneck"])
+    full, half = _SIDE * _SIDE, (_SIDE // 2) ** 2
+    macs = full * c * k * k
+    if config["conv_type"] == "standard":
+        macs += half * c * c * k * k
+    else:
+        macs += half * c * k * k + half * c * c
+    if b:
+        macs += half * c * b
+    return macs + half * (b or c) * _N_CLASSES
+
+
+def _cnn_module(config: Mapping[str, Any], gen: torch.Generator) -> torch.nn.Module:
+    import torch
+    from torch import nn
+
+    c, k, b = int(config["channels"]), int(config["kernel_size"]), int(config["bottleneck"])
+    if config["conv_type"] == "standard":
+        block: list[nn.Module] = [nn.Conv2d(c, c, k, padding=k // 2)]
+    else:
+        block = [nn.Conv2d(c, c, k, padding=k // 2, groups=c), nn.Conv2d(c, c, 1)]
+    layers: list[nn.Module] = [nn.Conv2d(1, c, k, padding=k // 2), nn.ReLU(), nn.MaxPool2d(2)]
+    layers += [*block, nn.ReLU()]
+    if b:
+        layers += [nn.Conv2d(c, b, 1), nn.ReLU()]
+    layers += [nn.Flatten(), nn.Linear((_SIDE // 2) ** 2 * (b or c), _N_CLASSES)]
+    model = nn.Sequential(*layers)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu", generator=gen)
+                nn.init.zeros_(m.bias)
+    return model
+
+
+class CNNTask(_TorchTask):
+    """Small CNN on the digits as 1x8x8 images (see ``conv_macs`` for the layers).
+
+    Space: conv type {standard, depthwise_separable}, channels 4..32 (log), 1x1 bottleneck
+    width {0 (none), 4, 8, 16}, kernel size {3, 5}, lr 1e-4..1e-1 (log), weight decay
+    1e-6..1 (log, decoupled); batch size 32. Fidelity: epochs 1..27. Metrics ``n_params``
+    and ``macs`` (multiply-adds per image) let reports plot accuracy against model size.
+    """
+
+    def __init__(self) -> None:
+        self.name = "cnn-digits"
+        self.space = SearchSpace(
+            {
+                "conv_type": Categorical(["standard", "depthwise_separable"]),
+                "channels": Int(4, 32, log=True),
+                "bottleneck": Categorical([0, 4, 8, 16]),
+                "kernel_size": Categorical([3, 5]),
+                "lr": Float(1e-4, 1e-1, log=True),
+                "weight_decay": Float(1e-6, 1.0, log=True),
+            }
+        )
+        self.fidelity = Fidelity("epochs", 1, 27)
+        self.optimum = None
+        self.version = "1"
+        self.seconds_per_eval = 4.0
+        self.description = (
+            "PyTorch CNN on 8x8 digit images, conv type/width/bottleneck, fidelity epochs 1..27"
+        )
+
+    def _build(self, config: Mapping[str, Any], gen: torch.Generator) -> torch.nn.Module:
+        return _cnn_module(config, gen)
+
+    def _inputs(self, X: torch.Tensor) -> torch.Tensor:
+        return X.reshape(-1, 1, _SIDE, _SIDE)
+
+    def _extra_metrics(self, model: torch.nn.Module, config: Mapping[str, Any]) -> dict[str, Any]:
+        n_params = sum(int(p.numel()) for p in model.parameters())
+        return {"n_params": n_params, "macs": conv_macs(config)}
