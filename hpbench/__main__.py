@@ -1,0 +1,5 @@
+"""``python -m hpbench`` is the ``hpbench`` command."""
+
+from hpbench.cli import main
+
+raise SystemExit(main())
