@@ -14,9 +14,19 @@ from hpbench.trial import Evaluation, Suggestion, TrialRecord, TrialStatus
 __version__ = "0.1.0"
 
 __all__ = [
-    "Float", "Int", "Categorical", "SearchSpace", "Fidelity",
-    "Suggestion", "Evaluation", "TrialRecord", "TrialStatus",
-    "Searcher", "Task", "FunctionTask", "task",
+    "Float",
+    "Int",
+    "Categorical",
+    "SearchSpace",
+    "Fidelity",
+    "Suggestion",
+    "Evaluation",
+    "TrialRecord",
+    "TrialStatus",
+    "Searcher",
+    "Task",
+    "FunctionTask",
+    "task",
     "__version__",
 ]
 

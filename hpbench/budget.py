@@ -29,7 +29,9 @@ class Budget:
 
     def __post_init__(self) -> None:
         if self.max_evals is None and self.max_cost is None and self.max_seconds is None:
-            raise ValueError("budget: rule 'set at least one of max_evals, max_cost, max_seconds' broken, got none")
+            raise ValueError(
+                "budget: rule 'set at least one of max_evals, max_cost, max_seconds' broken, got none"
+            )
         if self.max_evals is not None:
             v = self.max_evals
             if isinstance(v, bool) or not isinstance(v, int):

@@ -53,24 +53,36 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run (or resume) a benchmark from flags or a TOML spec file")
     r.add_argument("spec", nargs="?", help="TOML spec file (flags below override its [run] table)")
     r.add_argument("--task", action="append", default=[], help="task name (repeatable)")
-    r.add_argument("--searcher", action="append", default=[],
-                   help="searcher name with optional parameters, e.g. hyperband:eta=3 (repeatable)")
+    r.add_argument(
+        "--searcher",
+        action="append",
+        default=[],
+        help="searcher name with optional parameters, e.g. hyperband:eta=3 (repeatable)",
+    )
     r.add_argument("--seeds", type=_positive_int, help="number of seeds, 0..N-1 (default 3)")
     r.add_argument("--budget", type=_positive_float, help="cost budget per run in full-fidelity evaluations")
     r.add_argument("--max-evals", type=_positive_int, help="evaluations per run")
     r.add_argument("--max-seconds", type=_positive_float, help="seconds of compute per run")
-    r.add_argument("--workers", type=_positive_int,
-                   help="local worker processes (default 1; 0 = evaluate in this process)")
+    r.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="local worker processes (default 1; 0 = evaluate in this process)",
+    )
     r.add_argument("--dask", help="Dask scheduler address tcp://HOST:8786, or local:N for a LocalCluster")
     r.add_argument("--trial-timeout", type=_positive_float, help="seconds before a trial is stopped")
-    r.add_argument("--trials-per-run", type=_positive_int,
-                   help="trials of one run in flight at once (default: 1 when runs fill the workers)")
+    r.add_argument(
+        "--trials-per-run",
+        type=_positive_int,
+        help="trials of one run in flight at once (default: 1 when runs fill the workers)",
+    )
     r.add_argument("--store", help=f"SQLite store (default {DEFAULT_STORE})")
     r.add_argument("--name", help="experiment name (default: spec file name, or 'default')")
     mode = r.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue the experiment of that name (default)")
     mode.add_argument("--fresh", action="store_true", help="start a new experiment even if the name exists")
-    r.add_argument("--cache", action="store_true", help="reuse evaluations from other experiments in the store")
+    r.add_argument(
+        "--cache", action="store_true", help="reuse evaluations from other experiments in the store"
+    )
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--report", metavar="FILE", help="write the HTML report here when done")
 
@@ -111,7 +123,9 @@ def _cmd_run(a: argparse.Namespace) -> int:
         get_searcher_class(parse_searcher(s).name)
     if a.spec:
         if a.task or a.searcher or a.seeds is not None or a.budget or a.max_evals or a.max_seconds:
-            raise ValueError("run: give either a spec file or --task/--searcher/--seeds/budget flags, not both")
+            raise ValueError(
+                "run: give either a spec file or --task/--searcher/--seeds/budget flags, not both"
+            )
         spec, options = load_spec(a.spec)
         if a.name:
             spec = BenchmarkSpec(a.name, spec.tasks, spec.searchers, spec.seeds, spec.budget)
@@ -122,17 +136,28 @@ def _cmd_run(a: argparse.Namespace) -> int:
             raise ValueError("run: rule 'at least one --searcher' broken, got none")
         budget = Budget(max_evals=a.max_evals or None, max_cost=a.budget, max_seconds=a.max_seconds)
         spec = BenchmarkSpec(
-            name=a.name or "default", tasks=tuple(a.task), searchers=tuple(parse_searcher(s) for s in a.searcher),
-            seeds=seeds_from(3 if a.seeds is None else a.seeds), budget=budget,
+            name=a.name or "default",
+            tasks=tuple(a.task),
+            searchers=tuple(parse_searcher(s) for s in a.searcher),
+            seeds=seeds_from(3 if a.seeds is None else a.seeds),
+            budget=budget,
         )
         options = RunOptions()
     overrides: dict[str, Any] = {
-        k: v for k, v in {"workers": a.workers, "dask": a.dask, "trial_timeout": a.trial_timeout,
-                          "trials_per_run": a.trials_per_run, "store": a.store}.items() if v is not None
+        k: v
+        for k, v in {
+            "workers": a.workers,
+            "dask": a.dask,
+            "trial_timeout": a.trial_timeout,
+            "trials_per_run": a.trials_per_run,
+            "store": a.store,
+        }.items()
+        if v is not None
     }
     options = RunOptions(**{**options.__dict__, **overrides})
-    result = run_experiment(spec, options, fresh=a.fresh, cache=a.cache,
-                            progress=False if a.no_progress else None)
+    result = run_experiment(
+        spec, options, fresh=a.fresh, cache=a.cache, progress=False if a.no_progress else None
+    )
     df = result.trials
     n_ok = int((df.status == "ok").sum())
     print(f"experiment {result.name!r}: {len(df)} trials stored ({n_ok} ok) in {result.store}")
@@ -155,8 +180,10 @@ def _cmd_list(a: argparse.Namespace) -> int:
             fid_text = f"{fid['name']} {fid['low']}..{fid['high']}" if fid else "none"
             secs = row["seconds_per_eval"]
             print(f"{row['name']:<22} {row['description']}")
-            print(f"{'':<22} params: {', '.join(row['params'])}; fidelity: {fid_text}; optimum: "
-                  f"{row['optimum']}; s/eval: {secs if secs is not None else '?'}")
+            print(
+                f"{'':<22} params: {', '.join(row['params'])}; fidelity: {fid_text}; optimum: "
+                f"{row['optimum']}; s/eval: {secs if secs is not None else '?'}"
+            )
         else:
             params = ", ".join(f"{k}={v!r}" for k, v in row["params"].items()) or "-"
             print(f"{row['name']:<15} {row['description']}")
@@ -188,8 +215,10 @@ def _cmd_status(a: argparse.Namespace) -> int:
             b, cost = best_by_run.get(r.run_id, (None, None))
             best_s = f"{b:.6g}" if b is not None else "-"
             cost_s = f"{cost:.3g}" if cost is not None else "0"
-            print(f"  {r.task:<20} {r.searcher:<24} seed {r.seed:<4} {r.status:<9} trials {prog:<9} "
-                  f"cost {cost_s:<7} best {best_s}")
+            print(
+                f"  {r.task:<20} {r.searcher:<24} seed {r.seed:<4} {r.status:<9} trials {prog:<9} "
+                f"cost {cost_s:<7} best {best_s}"
+            )
     return 0
 
 
@@ -216,15 +245,22 @@ def _cmd_report(a: argparse.Namespace) -> int:
 
     trials = load_results(a.store, a.experiment)
     if trials.empty:
-        raise ValueError(f"--store: no trials in {a.store!r}" + (f" for {a.experiment!r}" if a.experiment else ""))
+        raise ValueError(
+            f"--store: no trials in {a.store!r}" + (f" for {a.experiment!r}" if a.experiment else "")
+        )
     runs = load_runs(a.store, a.experiment)
     path = write_report(trials, runs, a.output, title=a.experiment)
     print(f"report written to {path}")
     return 0
 
 
-_COMMANDS = {"run": _cmd_run, "list": _cmd_list, "status": _cmd_status, "export": _cmd_export,
-             "report": _cmd_report}
+_COMMANDS = {
+    "run": _cmd_run,
+    "list": _cmd_list,
+    "status": _cmd_status,
+    "export": _cmd_export,
+    "report": _cmd_report,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -239,8 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
-        print("hpbench: interrupted; finished trials are stored, run the same command again to resume",
-              file=sys.stderr)
+        print(
+            "hpbench: interrupted; finished trials are stored, run the same command again to resume",
+            file=sys.stderr,
+        )
         return 130
 
 

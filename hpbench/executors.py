@@ -3,19 +3,33 @@
 All three look the same to the runner: ``submit(job) -> concurrent.futures.Future``
 of a ``TrialOutcome``. Workers never touch the store; they evaluate and return.
 
-Trial timeouts are enforced inside the worker with ``SIGALRM`` (the evaluation is
-interrupted at the next Python bytecode), and by the runner as a backstop for code
-that never returns to Python.
+Failure model:
+
+- A trial's own errors (exceptions, NaN/inf objectives, timeouts) become a
+  ``TrialOutcome`` with status ``failed`` or ``timeout``; the future never raises for them.
+- A worker *process* that dies (SIGKILL, out of memory, a crash in native code) makes
+  exactly the future of the trial it was running raise ``WorkerDied``; the other
+  trials keep running and the runner decides whether to retry.
+
+Trial timeouts are enforced inside the worker: with ``SIGALRM`` in a process's main
+thread, with an asynchronous exception in other threads (Dask worker threads); both
+interrupt the evaluation at the next Python bytecode. Code stuck in native code never
+reaches one, so the runner also has a backstop that calls ``Executor.abandon``.
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
+import contextlib
+import ctypes
 import math
 import multiprocessing as mp
+import multiprocessing.connection as mpc
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -34,20 +48,37 @@ __all__ = [
     "DaskExecutor",
     "make_executor",
     "limit_threads",
+    "evaluate_trial",
     "WorkerDied",
+    "ExecutorBroken",
 ]
 
-_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-                "VECLIB_MAXIMUM_THREADS")
+_THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 
 
 class WorkerDied(RuntimeError):
     """The process evaluating a trial died (killed, out of memory)."""
 
 
+class ExecutorBroken(ValueError):
+    """Worker processes cannot start (e.g. a script that spawns them lacks ``if __name__ == "__main__"``).
+
+    A ``ValueError`` because the user must fix the environment; the CLI prints one line.
+    """
+
+
 @dataclass(frozen=True)
 class TrialJob:
-    """Everything a worker needs to evaluate one trial (picklable)."""
+    """Everything a worker needs to evaluate one trial (picklable).
+
+    ``queued`` is when the job was handed to the executor (set again on a retry).
+    """
 
     task: str | Task  # a registry name (rebuilt and cached in the worker) or a Task object
     config: Mapping[str, Any]
@@ -78,8 +109,6 @@ def limit_threads() -> None:
     for var in _THREAD_VARS:
         os.environ[var] = "1"
     try:  # only if the task already imported it; importing torch here would cost seconds
-        import sys
-
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(1)
     except Exception:  # noqa: BLE001 - best effort
@@ -106,56 +135,99 @@ def _resolve_task(ref: str | Task) -> Task:
 
 
 class _Timeout(BaseException):
-    """Raised by SIGALRM inside an evaluation; a BaseException so task code can't swallow it."""
+    """Raised inside an evaluation at its deadline; a BaseException so task code can't swallow it."""
 
 
 def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def evaluate_trial(job: TrialJob) -> TrialOutcome:
-    """Run one evaluation, turning every failure into an outcome (never raises)."""
-    started = time.time()
-    use_alarm = (
-        job.timeout is not None
-        and hasattr(signal, "SIGALRM")
-        and threading.current_thread() is threading.main_thread()
-    )
-    old_handler = None
-    try:
-        task = _resolve_task(job.task)
-        if use_alarm:
+class _Deadline:
+    """Interrupt the calling thread with ``_Timeout`` after ``seconds``.
+
+    The main thread uses ``SIGALRM``; any other thread gets an asynchronous exception
+    (``PyThreadState_SetAsyncExc``), delivered at its next bytecode.
+    """
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._done = False
+        self._timer: threading.Timer | None = None
+        self._old: Any = None
+        self._alarm = False
+
+    def __enter__(self) -> _Deadline:
+        if self.seconds is None:
+            return self
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM"):
+
             def _on_alarm(signum: int, frame: Any) -> None:
                 raise _Timeout()
 
-            old_handler = signal.signal(signal.SIGALRM, _on_alarm)
-            signal.setitimer(signal.ITIMER_REAL, float(job.timeout))  # type: ignore[arg-type]
-        try:
+            self._alarm = True
+            self._old = signal.signal(signal.SIGALRM, _on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, float(self.seconds))
+        else:
+            ident = threading.get_ident()
+
+            def _fire() -> None:
+                with self._lock:
+                    if not self._done:
+                        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                            ctypes.c_ulong(ident), ctypes.py_object(_Timeout)
+                        )
+
+            self._timer = threading.Timer(float(self.seconds), _fire)
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._done = True
+        if self._alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._old)
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+def evaluate_trial(job: TrialJob) -> TrialOutcome:
+    """Run one evaluation, turning every failure into an outcome (never raises)."""
+    started = time.time()
+    worker = _worker_name()
+    try:
+        task = _resolve_task(job.task)
+        with _Deadline(job.timeout):
             ev = task.evaluate(job.config, budget=job.budget, seed=job.seed, checkpoint=job.checkpoint)
-        finally:
-            if use_alarm:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, old_handler)
         obj = float(ev.objective)
         if not math.isfinite(obj):
-            return TrialOutcome("failed", None, ev.cost, dict(ev.metrics), None,
-                                f"objective is {obj!r} (not finite)", started, time.time(), _worker_name())
-        return TrialOutcome("ok", obj, ev.cost, dict(ev.metrics), ev.checkpoint, None, started, time.time(),
-                            _worker_name())
+            msg = f"objective is {obj!r} (not finite)"
+            return TrialOutcome(
+                "failed", None, ev.cost, dict(ev.metrics), None, msg, started, time.time(), worker
+            )
+        return TrialOutcome(
+            "ok", obj, ev.cost, dict(ev.metrics), ev.checkpoint, None, started, time.time(), worker
+        )
     except _Timeout:
-        return TrialOutcome("timeout", None, None, {}, None, f"trial exceeded the timeout of {job.timeout} s",
-                            started, time.time(), _worker_name())
+        msg = f"trial exceeded the timeout of {job.timeout} s"
+        return TrialOutcome("timeout", None, None, {}, None, msg, started, time.time(), worker)
     except Exception as exc:  # noqa: BLE001 - a failing trial must not stop the run
         tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        return TrialOutcome("failed", None, None, {}, None, tb[:2000], started, time.time(), _worker_name())
+        return TrialOutcome("failed", None, None, {}, None, tb[:2000], started, time.time(), worker)
 
 
 class Executor(Protocol):
+    """What the runner needs from an executor."""
+
     workers: int
 
     def submit(self, job: TrialJob) -> cf.Future[TrialOutcome]: ...
 
-    def restart(self) -> None: ...
+    def running_since(self, fut: cf.Future[TrialOutcome]) -> float | None: ...
+
+    def abandon(self, fut: cf.Future[TrialOutcome]) -> None: ...
 
     def shutdown(self, *, cancel: bool = False) -> None: ...
 
@@ -170,55 +242,236 @@ class InProcessExecutor:
         fut.set_result(evaluate_trial(job))
         return fut
 
-    def restart(self) -> None:
+    def running_since(self, fut: cf.Future[TrialOutcome]) -> float | None:
+        return None
+
+    def abandon(self, fut: cf.Future[TrialOutcome]) -> None:
         pass
 
     def shutdown(self, *, cancel: bool = False) -> None:
         pass
 
 
+# --------------------------------------------------------------------------- process pool
 def _init_worker() -> None:
     limit_threads()
     # Ctrl-C goes to the whole process group: let the driver decide, not the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _worker_main(conn: mpc.Connection) -> None:
+    """Loop of one pool process: receive a job, evaluate, send the outcome; stop at EOF or None."""
+    _init_worker()
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):  # the driver is gone
+            return
+        if job is None:
+            return
+        try:
+            conn.send(evaluate_trial(job))
+        except (BrokenPipeError, OSError):
+            return
+
+
+class _Worker:
+    def __init__(self, ctx: Any) -> None:
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True)
+        self.proc.start()
+        child.close()
+        self.name = f"{socket.gethostname()}:{self.proc.pid}"
+        self.results = 0
+
+
 class ProcessPoolExecutor:
-    """A local pool of ``workers`` spawned processes, one thread each."""
+    """A local pool of ``workers`` spawned processes, one thread each.
+
+    Unlike ``concurrent.futures.ProcessPoolExecutor``, which breaks as a whole when one
+    process dies, each job is sent to one known process: if that process dies, only
+    its trial fails (``WorkerDied``) and a fresh process takes its place.
+    """
 
     def __init__(self, workers: int) -> None:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers: rule 'integer >= 1' broken, got {workers!r}")
         self.workers = workers
-        self._pool = self._new_pool()
-
-    def _new_pool(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker
-        )
+        self._ctx = mp.get_context("spawn")
+        self._lock = threading.RLock()
+        self._queue: collections.deque[tuple[cf.Future[TrialOutcome], TrialJob]] = collections.deque()
+        self._all: list[_Worker] = [_Worker(self._ctx) for _ in range(workers)]
+        self._idle: list[_Worker] = list(self._all)
+        self._busy: dict[_Worker, tuple[cf.Future[TrialOutcome], float]] = {}
+        self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
+        self._closed = False
+        self._woken = False
+        self._startup_deaths = 0
+        self._broken: ExecutorBroken | None = None
+        self._thread = threading.Thread(target=self._loop, name="hpbench-pool", daemon=True)
+        self._thread.start()
 
     def submit(self, job: TrialJob) -> cf.Future[TrialOutcome]:
-        return self._pool.submit(evaluate_trial, job)
+        fut: cf.Future[TrialOutcome] = cf.Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("process pool is shut down")
+            if self._broken is not None:
+                raise self._broken
+            self._queue.append((fut, job))
+            self._dispatch()
+            if not self._woken:  # the loop must start watching the newly busy worker
+                self._woken = True
+                self._wake_w.send(None)
+        return fut
 
-    def restart(self) -> None:
-        """Replace the pool after a worker died (all its futures fail with BrokenProcessPool)."""
-        self._kill()
-        self._pool = self._new_pool()
+    def worker_pids(self) -> list[int]:
+        """Process ids of the current workers (for tests and diagnostics)."""
+        with self._lock:
+            return [w.proc.pid for w in self._all if w.proc.pid is not None]
 
-    def _kill(self) -> None:
-        procs = list(getattr(self._pool, "_processes", {}).values())
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        for p in procs:
-            if p.is_alive():
-                p.kill()
-        for p in procs:
-            p.join(timeout=5)
+    def running_since(self, fut: cf.Future[TrialOutcome]) -> float | None:
+        with self._lock:
+            for f, since in self._busy.values():
+                if f is fut:
+                    return since
+        return None
+
+    def abandon(self, fut: cf.Future[TrialOutcome]) -> None:
+        """Stop the trial behind ``fut``: drop it from the queue, or kill its process."""
+        with self._lock:
+            for item in list(self._queue):
+                if item[0] is fut:
+                    self._queue.remove(item)
+                    fut.cancel()
+                    return
+            for w, (f, _) in self._busy.items():
+                if f is fut:
+                    w.proc.kill()  # the loop notices the death, replaces the process
+                    return
+
+    # The lock is held by the caller.
+    def _dispatch(self) -> None:
+        while self._queue and self._idle:
+            fut, job = self._queue.popleft()
+            if fut.cancelled():
+                continue
+            w = self._idle.pop()
+            try:
+                w.conn.send(job)
+            except (OSError, EOFError):  # the process died while idle: the loop replaces it
+                self._queue.appendleft((fut, job))
+                continue
+            except Exception as exc:  # noqa: BLE001 - pickling; the pipe is untouched, the worker fine
+                self._idle.append(w)
+                if fut.set_running_or_notify_cancel():
+                    fut.set_exception(exc)
+                continue
+            fut.set_running_or_notify_cancel()  # if cancelled meanwhile, its outcome is dropped
+            self._busy[w] = (fut, time.time())
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                conns = {w.conn: w for w in self._busy}
+                sentinels = {w.proc.sentinel: w for w in self._all}
+            ready = mpc.wait([*conns, *sentinels, self._wake_r], timeout=1.0)
+            with self._lock:
+                if self._closed:
+                    return
+                dead: list[_Worker] = []
+                for obj in ready:
+                    if obj is self._wake_r:
+                        try:
+                            while self._wake_r.poll():
+                                self._wake_r.recv()
+                        except (EOFError, OSError):
+                            return
+                        self._woken = False
+                    elif obj in conns:
+                        w = conns[obj]
+                        try:
+                            out = w.conn.recv()
+                        except (EOFError, OSError):
+                            dead.append(w)
+                            continue
+                        fut, _ = self._busy.pop(w)
+                        w.results += 1
+                        self._startup_deaths = 0
+                        self._idle.append(w)
+                        if not fut.done():
+                            fut.set_result(out)
+                    elif sentinels[obj] not in dead:
+                        dead.append(sentinels[obj])
+                for w in dead:
+                    self._replace(w)
+                self._dispatch()
+
+    # The lock is held by the caller.
+    def _replace(self, w: _Worker) -> None:
+        if w not in self._all:
+            return
+        w.proc.join(timeout=1)
+        code = w.proc.exitcode
+        self._all.remove(w)
+        if w in self._idle:
+            self._idle.remove(w)
+        item = self._busy.pop(w, None)
+        w.conn.close()
+        if item is not None and not item[0].done():
+            how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            item[0].set_exception(WorkerDied(f"worker process {w.name} died ({how}) while running the trial"))
+        if w.results == 0:
+            self._startup_deaths += 1
+        if self._startup_deaths > 2 * self.workers:
+            # Processes die before taking any work: respawning forever would not help.
+            self._broken = ExecutorBroken(
+                f"worker processes die at start-up (exit code {code}); a script that runs hpbench with "
+                'workers must guard its entry point with `if __name__ == "__main__":`'
+            )
+            for f in [f for f, _ in self._queue] + [f for f, _ in self._busy.values()]:
+                if not f.done():
+                    f.set_exception(self._broken)
+            self._queue.clear()
+            return
+        nw = _Worker(self._ctx)
+        self._all.append(nw)
+        self._idle.append(nw)
 
     def shutdown(self, *, cancel: bool = False) -> None:
-        if cancel:
-            self._kill()
-        else:
-            self._pool.shutdown(wait=True)
+        """Stop the workers; ``cancel=True`` kills them at once, failing the trials they run."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            workers = list(self._all)
+            pending = [f for f, _ in self._queue] + [f for f, _ in self._busy.values()]
+            self._queue.clear()
+        with contextlib.suppress(OSError):
+            self._wake_w.send(None)
+        self._thread.join(timeout=5)
+        for w in workers:
+            if cancel:
+                w.proc.kill()
+            else:
+                with contextlib.suppress(OSError):
+                    w.conn.send(None)
+        for w in workers:
+            w.proc.join(timeout=None if not cancel else 5)
+            if w.proc.is_alive():
+                w.proc.kill()
+                w.proc.join(timeout=5)
+            w.conn.close()
+        for f in pending:
+            if not f.done():
+                f.cancel() or f.set_exception(cf.CancelledError())
+        self._wake_r.close()
+        self._wake_w.close()
 
 
+# ----------------------------------------------------------------------------------- Dask
 class DaskExecutor:
     """Trials as Dask futures on a running scheduler or on a LocalCluster started for the run.
 
@@ -226,55 +479,104 @@ class DaskExecutor:
         address: ``tcp://host:8786`` for a running scheduler, or ``local:N`` for a
             LocalCluster of N single-threaded worker processes.
         connect_timeout: seconds to wait for the scheduler before a clear error.
+
+    A task whose worker dies raises ``WorkerDied`` (the scheduler is told to allow no
+    silent retries, so the runner decides and records the attempts).
     """
 
-    def __init__(self, address: str, *, connect_timeout: float = 5.0) -> None:
+    def __init__(self, address: str, *, connect_timeout: float = 3.0) -> None:
+        if not isinstance(address, str) or not (address.startswith("local:") or "://" in address):
+            raise ValueError(f"--dask: rule 'tcp://HOST:PORT or local:N' broken, got {address!r}")
         import dask
         from distributed import Client, LocalCluster
 
-        # A trial whose worker dies is retried once elsewhere, then fails (KilledWorker).
-        dask.config.set({"distributed.scheduler.allowed-failures": 1})
+        # For the LocalCluster (its scheduler lives in this process): no scheduler-side
+        # retries, and at most one task per single-threaded worker, so a dying worker takes
+        # exactly one trial with it. A remote scheduler uses its own configuration.
+        dask.config.set(
+            {"distributed.scheduler.allowed-failures": 0, "distributed.scheduler.worker-saturation": 1.0}
+        )
         self.address = address
-        self._cluster = None
+        self._cluster: Any = None
+        self._closed = False
+        self._futures: dict[cf.Future[TrialOutcome], Any] = {}
         if address.startswith("local:"):
             n = parse_local_workers(address)
             self._cluster = LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                silence_logs=40, env={v: "1" for v in _THREAD_VARS},
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=50,
+                env={v: "1" for v in _THREAD_VARS},
             )
             self.client = Client(self._cluster, timeout=connect_timeout)
-            self.workers = n
         else:
             try:
                 self.client = Client(address, timeout=connect_timeout)
-            except (OSError, TimeoutError) as exc:
-                raise ValueError(f"--dask: cannot reach the Dask scheduler at {address!r} ({exc})") from None
-            self.workers = max(1, sum(self.client.nthreads().values()))
+            except Exception as exc:  # noqa: BLE001 - refused, timed out, or something else answered
+                msg = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+                raise ValueError(
+                    f"--dask: cannot reach the Dask scheduler at {address!r} "
+                    f"within {connect_timeout:g} s ({msg})"
+                ) from None
+        nthreads = self.client.nthreads()
+        if not nthreads:
+            self.shutdown()
+            raise ValueError(
+                f"--dask: the scheduler at {address!r} has no workers; start some with 'dask worker'"
+            )
+        self.workers = max(1, sum(nthreads.values()))
         self.client.run(limit_threads)
 
     def submit(self, job: TrialJob) -> cf.Future[TrialOutcome]:
-        fut = self.client.submit(evaluate_trial, job, pure=False)
+        dfut = self.client.submit(evaluate_trial, job, pure=False)
         out: cf.Future[TrialOutcome] = cf.Future()
+        out.set_running_or_notify_cancel()
+        self._futures[out] = dfut
 
         def _done(f: Any) -> None:
             if out.done():
                 return
             try:
                 out.set_result(f.result())
-            except Exception as exc:  # noqa: BLE001 - KilledWorker, CancelledError...
+            except BaseException as exc:  # noqa: BLE001 - KilledWorker, CancelledError...
                 name = type(exc).__name__
-                out.set_exception(WorkerDied(f"{name}: {exc}") if name == "KilledWorker" else exc)
+                if name == "KilledWorker":
+                    out.set_exception(WorkerDied(f"Dask worker died while running the trial ({exc})"))
+                else:
+                    out.set_exception(exc)
 
-        fut.add_done_callback(_done)
-        out._dask_future = fut  # type: ignore[attr-defined]  # keep it alive
+        dfut.add_done_callback(_done)
+        out.add_done_callback(lambda f: self._futures.pop(f, None))
         return out
 
-    def restart(self) -> None:
-        pass
+    def running_since(self, fut: cf.Future[TrialOutcome]) -> float | None:
+        return None
+
+    def abandon(self, fut: cf.Future[TrialOutcome]) -> None:
+        """Cancel the task; if it is stuck on a worker, restart that worker (best effort)."""
+        dfut = self._futures.pop(fut, None)
+        if dfut is None:
+            return
+        try:
+            where = [w for w, keys in self.client.processing().items() if dfut.key in keys]
+            self.client.cancel(dfut, force=True)
+            if where:
+                self.client.restart_workers(where, timeout=30, raise_for_error=False)
+        except Exception:  # noqa: BLE001 - the trial is already recorded as timed out
+            pass
 
     def shutdown(self, *, cancel: bool = False) -> None:
+        if self._closed:
+            return
+        self._closed = True
         try:
+            if cancel and self._futures:
+                self.client.cancel(list(self._futures.values()), force=True)
             self.client.close(timeout=10)
+        except Exception:  # noqa: BLE001 - closing is best effort; the cluster still goes below
+            pass
         finally:
             if self._cluster is not None:
                 self._cluster.close(timeout=10)

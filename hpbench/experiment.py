@@ -5,8 +5,11 @@ This is the one call behind both ``hpbench run`` and ``hpbench.benchmark``.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pickle
 import platform
+import sqlite3
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,10 +19,17 @@ from typing import Any
 
 import pandas as pd
 
+from hpbench import registry
 from hpbench.budget import Budget
-from hpbench.executors import make_executor
-from hpbench.registry import get_searcher_class, get_task, make_searcher, register_searcher, register_task
-from hpbench.results.store import DEFAULT_STORE, Store, load_results, load_runs
+from hpbench.executors import Executor, ProcessPoolExecutor, make_executor
+from hpbench.registry import (
+    get_searcher_class,
+    get_task,
+    make_searcher,
+    register_searcher,
+    register_task,
+)
+from hpbench.results.store import DEFAULT_STORE, Store, StoreError, load_results, load_runs
 from hpbench.runner import RunState, drive, split_seed
 from hpbench.searchers.base import Searcher
 from hpbench.spec import BenchmarkSpec, RunOptions, SearcherSpec, parse_searcher, seeds_from, spec_differences
@@ -27,7 +37,17 @@ from hpbench.tasks.base import Task
 
 __all__ = ["run_experiment", "benchmark", "ExperimentResult", "environment_versions"]
 
-_LIBS = ("numpy", "scipy", "pandas", "scikit-learn", "torch", "optuna", "scikit-optimize", "plotly", "distributed")
+_LIBS = (
+    "numpy",
+    "scipy",
+    "pandas",
+    "scikit-learn",
+    "torch",
+    "optuna",
+    "scikit-optimize",
+    "plotly",
+    "distributed",
+)
 
 
 def environment_versions() -> dict[str, str]:
@@ -35,10 +55,8 @@ def environment_versions() -> dict[str, str]:
 
     out = {"hpbench": __version__, "python": platform.python_version()}
     for lib in _LIBS:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             out[lib] = metadata.version(lib)
-        except metadata.PackageNotFoundError:
-            pass
     return out
 
 
@@ -91,9 +109,12 @@ def _validate(spec: BenchmarkSpec, tasks: Mapping[str, Task]) -> None:
             make_searcher(s.name, space=t.space, fidelity=t.fidelity, seed=0, **s.params)
 
 
+_DEFAULT_OPTIONS = RunOptions()
+
+
 def run_experiment(
     spec: BenchmarkSpec,
-    options: RunOptions = RunOptions(),
+    options: RunOptions = _DEFAULT_OPTIONS,
     *,
     store: str | os.PathLike[str] | None = None,
     fresh: bool = False,
@@ -121,56 +142,139 @@ def run_experiment(
     tasks = {name: task_objects[name] if name in task_objects else get_task(name) for name in spec.tasks}
     _validate(spec, tasks)
     path = str(store or options.store or DEFAULT_STORE)
-    db = Store(path)
-    messages: list[str] = []
+    # Everything that can refuse the run is checked before the first write: the store
+    # (read-only), the experiment's spec, then the executor (an unreachable scheduler).
+    name, existing, messages = _plan(path, spec, fresh)
+    _say_synchronous(spec, options, say)
+    executor = make_executor(workers=options.workers, dask=options.dask)
+    db: Store | None = None
     try:
-        name = spec.name
-        existing = db.get_experiment(name)
-        if existing is not None and fresh:
-            i = 2
-            while db.get_experiment(f"{spec.name}-{i}") is not None:
-                i += 1
-            name = f"{spec.name}-{i}"
-            messages.append(f"experiment {spec.name!r} exists; --fresh: starting {name!r}")
-            existing = None
+        refs = {t: _task_ref(t, tasks[t], task_objects, executor) for t in tasks}
+        db = Store(path)
         spec_dict = {**spec.to_dict(), "name": name}
-        if existing is not None:
-            diffs = spec_differences(existing[1], spec_dict)
-            if diffs:
-                raise ValueError(
-                    f"experiment {name!r} exists with another spec ({'; '.join(diffs)}); "
-                    "use --fresh for a new experiment or --name for another name"
-                )
-            exp_id = existing[0]
-            messages.append(f"experiment {name!r} exists: resuming it (finished runs are skipped)")
+        found = db.get_experiment(name)
+        if found is not None:
+            diffs = spec_differences(found[1], spec_dict)
+            if diffs:  # another process created it meanwhile
+                raise ValueError(f"experiment {name!r} exists with another spec ({'; '.join(diffs)})")
+            exp_id = found[0]
         else:
             from hpbench import __version__
 
             exp_id = db.create_experiment(name, spec_dict, __version__)
         for m in messages:
             say(m)
-        runs = _prepare_runs(db, exp_id, spec, tasks, task_objects)
-        executor = make_executor(workers=options.workers, dask=options.dask)
+        runs = _prepare_runs(db, exp_id, spec, tasks, refs)
         todo = [r for r in runs if not r.finished]
-        per_run = options.trials_per_run or (1 if len(todo) >= executor.workers else
-                                             -(-executor.workers // max(1, len(todo))))
+        per_run = options.trials_per_run or (
+            1 if len(todo) >= executor.workers else -(-executor.workers // max(1, len(todo)))
+        )
         try:
             for r in todo:
                 db.set_run_status(r.run_id, "running")  # type: ignore[arg-type]
             with _progress(todo, enabled=progress) as on_trial:
-                drive(todo, executor, store=db, trials_per_run=per_run, trial_timeout=options.trial_timeout,
-                      cache_scope=None if cache else exp_id, on_trial=on_trial)
+                drive(
+                    todo,
+                    executor,
+                    store=db,
+                    trials_per_run=per_run,
+                    trial_timeout=options.trial_timeout,
+                    cache_scope=None if cache else exp_id,
+                    on_trial=on_trial,
+                )
             for r in todo:
                 db.set_run_status(r.run_id, "finished")  # type: ignore[arg-type]
-        finally:
-            executor.shutdown()
-        return ExperimentResult(name=name, store=path, resumed=existing is not None, messages=messages)
+        except sqlite3.Error as exc:
+            # Disk full, file made read-only...: every trial committed so far is kept.
+            n = sum(len(r.records) for r in runs)
+            raise StoreError(
+                f"store {path!r}: cannot write ({exc}); the experiment stopped, the {n} trials finished "
+                "before are kept; fix the cause and run the same command again to resume"
+            ) from None
+        return ExperimentResult(name=name, store=path, resumed=existing, messages=messages)
     finally:
-        db.close()
+        executor.shutdown()
+        if db is not None:
+            db.close()
+
+
+def _plan(path: str, spec: BenchmarkSpec, fresh: bool) -> tuple[str, bool, list[str]]:
+    """Name of the experiment to write, whether it is resumed, and what to tell the user.
+
+    Opens an existing store read-only, so a refusal (bad file, other spec) writes nothing.
+    """
+    p = Path(path)
+    if path == ":memory:" or not p.exists() or (p.is_file() and p.stat().st_size == 0):
+        if path != ":memory:":
+            probe = p.parent
+            while not probe.exists():
+                probe = probe.parent
+            if not os.access(probe, os.W_OK):
+                raise StoreError(f"store: directory {str(probe)!r} is not writable for {path!r}")
+        return spec.name, False, []
+    ro = Store(path, readonly=True)
+    try:
+        if not os.access(p, os.W_OK) or not os.access(p.parent, os.W_OK):
+            raise StoreError(
+                f"store: {path!r} is not writable (the file and its directory must be); not touched"
+            )
+        name = spec.name
+        existing = ro.get_experiment(name)
+        if existing is not None and fresh:
+            i = 2
+            while ro.get_experiment(f"{spec.name}-{i}") is not None:
+                i += 1
+            name = f"{spec.name}-{i}"
+            return name, False, [f"experiment {spec.name!r} exists; --fresh: starting {name!r}"]
+        if existing is None:
+            return name, False, []
+        diffs = spec_differences(existing[1], {**spec.to_dict(), "name": name})
+        if diffs:
+            raise ValueError(
+                f"experiment {name!r} exists with another spec ({'; '.join(diffs)}); "
+                "use --fresh for a new experiment or --name for another name"
+            )
+        return name, True, [f"experiment {name!r} exists: resuming it (finished runs are skipped)"]
+    finally:
+        ro.close()
+
+
+def _say_synchronous(spec: BenchmarkSpec, options: RunOptions, say: Callable[[str], None]) -> None:
+    """Synchronous searchers wait for each rung: say once that more trials in flight help only within it."""
+    k = options.trials_per_run
+    if k is None or k <= 1:
+        return
+    sync = [s.label for s in spec.searchers if get_searcher_class(s.name).synchronous]
+    if sync:
+        say(
+            f"note: {', '.join(repr(x) for x in sync)} synchronous: up to {k} trials of one rung run at "
+            "once, then the run waits for the whole rung before promoting"
+        )
+
+
+def _rebuildable_by_name(name: str) -> bool:
+    """Built-in and entry-point tasks exist in every worker; ``register_task`` ones only here."""
+    extra = registry._extra_tasks.get(name)
+    return name in registry._BUILTIN_TASKS if extra is None else isinstance(extra, registry._LazyEntryPoint)
+
+
+def _task_ref(name: str, task: Task, task_objects: Mapping[str, Task], executor: Executor) -> str | Task:
+    """What workers get: a registry name they can rebuild themselves, else the Task object."""
+    if name not in task_objects and _rebuildable_by_name(name):
+        return name
+    if isinstance(executor, ProcessPoolExecutor):
+        try:
+            pickle.dumps(task)
+        except Exception as exc:  # noqa: BLE001 - any pickling failure means the same to the user
+            raise ValueError(
+                f"task {name!r}: cannot be sent to worker processes ({type(exc).__name__}: {exc}); "
+                "define its function at module level, or use workers=0 to evaluate in this process"
+            ) from None
+    return task
 
 
 def _prepare_runs(
-    db: Store, exp_id: int, spec: BenchmarkSpec, tasks: Mapping[str, Task], task_objects: Mapping[str, Task]
+    db: Store, exp_id: int, spec: BenchmarkSpec, tasks: Mapping[str, Task], refs: Mapping[str, str | Task]
 ) -> list[RunState]:
     versions, machine = environment_versions(), machine_info()
     runs = []
@@ -178,17 +282,34 @@ def _prepare_runs(
         for s in spec.searchers:
             for seed in spec.seeds:
                 searcher_seed, task_seed = split_seed(seed)
-                searcher = make_searcher(s.name, space=task.space, fidelity=task.fidelity, seed=searcher_seed,
-                                         **s.params)
-                run_id, status = db.get_or_create_run(
-                    exp_id, task=tname, task_version=task.version,
-                    task_info={"optimum": task.optimum,
-                               "fidelity": None if task.fidelity is None else task.fidelity.to_dict()},
-                    searcher=s.label, searcher_name=s.name, searcher_params=searcher.get_params(), seed=seed,
-                    budget=spec.budget.to_dict(), versions=versions, machine=machine,
+                searcher = make_searcher(
+                    s.name, space=task.space, fidelity=task.fidelity, seed=searcher_seed, **s.params
                 )
-                run = RunState(task=task, searcher=searcher, budget=spec.budget, task_seed=task_seed,
-                               run_id=run_id, task_ref=task_objects.get(tname, tname), label=s.label)
+                run_id, status = db.get_or_create_run(
+                    exp_id,
+                    task=tname,
+                    task_version=task.version,
+                    task_info={
+                        "optimum": task.optimum,
+                        "fidelity": None if task.fidelity is None else task.fidelity.to_dict(),
+                    },
+                    searcher=s.label,
+                    searcher_name=s.name,
+                    searcher_params=searcher.get_params(),
+                    seed=seed,
+                    budget=spec.budget.to_dict(),
+                    versions=versions,
+                    machine=machine,
+                )
+                run = RunState(
+                    task=task,
+                    searcher=searcher,
+                    budget=spec.budget,
+                    task_seed=task_seed,
+                    run_id=run_id,
+                    task_ref=refs[tname],
+                    label=s.label,
+                )
                 if status == "finished":
                     run.finished = True
                 else:
@@ -217,8 +338,12 @@ class _progress:
             b = r.budget
             total += b.max_evals if b.max_evals is not None else int(b.max_cost or 0) or 1
         self.bar = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("best {task.fields[best]}"), TimeRemainingColumn(), transient=False,
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("best {task.fields[best]}"),
+            TimeRemainingColumn(),
+            transient=False,
         )
         self.bar.start()
         self.tid = self.bar.add_task("trials", total=total, best="-")
@@ -285,9 +410,13 @@ def benchmark(
         else:
             specs.append(parse_searcher(s))
     spec = BenchmarkSpec(
-        name=name, tasks=tuple(names), searchers=tuple(specs), seeds=seeds_from(seeds),
+        name=name,
+        tasks=tuple(names),
+        searchers=tuple(specs),
+        seeds=seeds_from(seeds),
         budget=Budget(max_evals=max_evals, max_cost=max_cost, max_seconds=max_seconds),
     )
     options = RunOptions(workers=workers, dask=dask, trial_timeout=trial_timeout)
-    return run_experiment(spec, options, store=store, fresh=fresh, cache=cache, task_objects=task_objects,
-                          progress=progress)
+    return run_experiment(
+        spec, options, store=store, fresh=fresh, cache=cache, task_objects=task_objects, progress=progress
+    )

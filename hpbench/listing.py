@@ -25,8 +25,17 @@ def task_table() -> list[dict[str, Any]]:
         try:
             t = get_task(name)
         except Exception as exc:  # noqa: BLE001 - a broken plug-in must not hide the others
-            rows.append({"name": name, "description": f"(cannot load: {exc})", "params": [], "space": {},
-                         "fidelity": None, "optimum": None, "seconds_per_eval": None})
+            rows.append(
+                {
+                    "name": name,
+                    "description": f"(cannot load: {exc})",
+                    "params": [],
+                    "space": {},
+                    "fidelity": None,
+                    "optimum": None,
+                    "seconds_per_eval": None,
+                }
+            )
             continue
         info = t.info()
         info["name"] = name
@@ -43,11 +52,13 @@ def searcher_table() -> list[dict[str, Any]]:
         except Exception as exc:  # noqa: BLE001
             rows.append({"name": name, "description": f"(cannot load: {exc})", "params": {}})
             continue
-        rows.append({
-            "name": name,
-            "description": _first_line(cls),
-            "params": cls.param_defaults(),
-            "needs_fidelity": cls.needs_fidelity,
-            "note": _NOTES.get(name, ""),
-        })
+        rows.append(
+            {
+                "name": name,
+                "description": _first_line(cls),
+                "params": cls.param_defaults(),
+                "needs_fidelity": cls.needs_fidelity,
+                "note": _NOTES.get(name, ""),
+            }
+        )
     return rows

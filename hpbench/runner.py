@@ -15,6 +15,7 @@ replays exactly what the searcher had seen.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import hashlib
 import json
 import math
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from hpbench.budget import Budget
-from hpbench.executors import Executor, InProcessExecutor, TrialJob, TrialOutcome, WorkerDied
+from hpbench.executors import Executor, ExecutorBroken, InProcessExecutor, TrialJob, TrialOutcome, WorkerDied
 from hpbench.results.store import Store
 from hpbench.searchers.base import Searcher
 from hpbench.tasks.base import Task
@@ -36,6 +37,7 @@ from hpbench.trial import Suggestion, TrialRecord, TrialStatus
 __all__ = ["Budget", "RunState", "run_search", "drive", "split_seed", "cache_key"]
 
 _MAX_CHECKPOINT_BYTES = 512 * 2**20  # per run; older checkpoints are dropped (then retrained)
+_MAX_ATTEMPTS = 2  # a trial whose worker dies is retried once, then stored as failed
 
 
 def split_seed(seed: int) -> tuple[int, int]:
@@ -140,7 +142,8 @@ class RunState:
             self.searcher.tell(s, rec.objective if rec.status is TrialStatus.OK else None)
         if todo:
             raise RuntimeError(
-                f"resume: searcher {self.label!r} stopped before replaying stored trials {sorted(todo)}; use --fresh"
+                f"resume: searcher {self.label!r} stopped before replaying stored trials {sorted(todo)}; "
+                "use --fresh"
             )
 
     def _account(self, s: Suggestion, rec: TrialRecord) -> None:
@@ -259,12 +262,15 @@ def drive(
         if store is not None and run.run_id is not None:
             store.add_trial(run.run_id, rec, cache_key=key if rec.status is TrialStatus.OK else None)
         run.inflight.pop(fl.suggestion.trial_id, None)
-        run.keep_checkpoint(rec.trial_id, rec.budget, out.checkpoint if rec.status is TrialStatus.OK else None)
+        run.keep_checkpoint(
+            rec.trial_id, rec.budget, out.checkpoint if rec.status is TrialStatus.OK else None
+        )
         run.complete(fl.suggestion, rec)
         if on_trial is not None:
             on_trial(run, rec)
 
     def submit(fl: _InFlight) -> None:
+        fl.submitted = time.time()
         futures[executor.submit(fl.job)] = fl
 
     def fill() -> None:
@@ -284,24 +290,40 @@ def drive(
                         run.finished = True
                     continue
                 job = TrialJob(
-                    task=run.task_ref, config=s.config, budget=s.budget, seed=run.task_seed,
-                    checkpoint=run.checkpoint_for(s), timeout=trial_timeout,
+                    task=run.task_ref,
+                    config=s.config,
+                    budget=s.budget,
+                    seed=run.task_seed,
+                    checkpoint=run.checkpoint_for(s),
+                    timeout=trial_timeout,
                 )
                 fl = _InFlight(run=run, suggestion=s, job=job, nominal_cost=run.nominal_cost(s))
                 run.inflight[s.trial_id] = fl
                 progressed = True
-                if cache_scope is not False and store is not None:
-                    hit = store.find_cached(cache_key(run.task, s.config, s.budget, run.task_seed),
-                                            cache_scope if isinstance(cache_scope, int) else None)
-                    if hit is not None:
-                        now = time.time()
-                        out = TrialOutcome("ok", hit.objective, hit.cost if s.continue_from is None else None,
-                                           hit.metrics, None, None, now, now, "cache")
-                        finish_trial(fl, out, cached=True)
-                        continue
+                if cache_scope is not False and store is not None and _from_cache(fl, store, cache_scope):
+                    continue
                 submit(fl)
             cursor += 1
             active = [r for r in active if not r.finished]
+
+    def _from_cache(fl: _InFlight, store: Store, scope: int | None | bool) -> bool:
+        run, s = fl.run, fl.suggestion
+        hit = store.find_cached(
+            cache_key(run.task, s.config, s.budget, run.task_seed), scope if isinstance(scope, int) else None
+        )
+        if hit is None:
+            return False
+        now = time.time()
+        # Charge what training this trial would have cost: the stored cost when both
+        # trained from scratch, else the nominal cost of this suggestion (an increment
+        # for a continuation). Cached trials give no checkpoint: a later continuation
+        # from one retrains from scratch and is charged the increment.
+        same_start = s.continue_from is None and hit.continue_from is None
+        out = TrialOutcome(
+            "ok", hit.objective, hit.cost if same_start else None, hit.metrics, None, None, now, now, "cache"
+        )
+        finish_trial(fl, out, cached=True)
+        return True
 
     try:
         while True:
@@ -316,32 +338,34 @@ def drive(
                         if r.next_suggestion() is None:
                             r.finished = True
                 continue
-            done, _ = cf.wait(list(futures), timeout=1.0, return_when=cf.FIRST_COMPLETED)
-            broken: list[_InFlight] = []
+            done, _ = cf.wait(list(futures), timeout=0.5, return_when=cf.FIRST_COMPLETED)
             for fut in done:
                 fl = futures.pop(fut)
                 try:
                     out = fut.result()
-                except (cf.process.BrokenProcessPool, WorkerDied) as exc:
-                    if isinstance(exc, cf.process.BrokenProcessPool) and fl.attempts < 2:
-                        broken.append(fl)
+                except WorkerDied as exc:
+                    if fl.attempts < _MAX_ATTEMPTS:
+                        # Retried once, on whichever worker is free (a fresh process in the pool).
+                        fl.attempts += 1
+                        fl.job = dataclasses.replace(fl.job, queued=time.time())
+                        submit(fl)
                         continue
-                    now = time.time()
-                    reason = f"worker process died during the trial ({type(exc).__name__}: {exc})"
-                    out = TrialOutcome("failed", None, None, {}, None, reason[:2000], fl.submitted, now, "?")
+                    reason = f"worker died in each of {fl.attempts} attempts; last: {exc}"
+                    out = TrialOutcome(
+                        "failed", None, None, {}, None, reason[:2000], fl.submitted, time.time(), "?"
+                    )
+                except ExecutorBroken:
+                    raise
+                except (cf.CancelledError, Exception) as exc:  # noqa: BLE001 - executor-level trouble
+                    reason = f"executor error: {type(exc).__name__}: {exc}"
+                    out = TrialOutcome(
+                        "failed", None, None, {}, None, reason[:2000], fl.submitted, time.time(), "?"
+                    )
                 finish_trial(fl, out)
-            if broken:
-                # The pool is unusable: every trial still in it failed the same way.
-                for fut, fl in list(futures.items()):
-                    broken.append(fl)
-                    futures.pop(fut)
-                executor.restart()
-                for fl in broken:
-                    fl.attempts += 1
-                    submit(fl)
             if trial_timeout is not None:
-                _reap_hung(futures, executor, trial_timeout, finish_trial, submit)
+                _reap_hung(futures, executor, trial_timeout, finish_trial)
     except BaseException:
+        # Ctrl-C, a store that cannot be written...: stop every trial still running.
         executor.shutdown(cancel=True)
         raise
 
@@ -351,22 +375,18 @@ def _reap_hung(
     executor: Executor,
     timeout: float,
     finish_trial: Callable[[_InFlight, TrialOutcome], None],
-    submit: Callable[[_InFlight], None],
 ) -> None:
-    """Backstop for trials stuck in native code, where the worker's alarm cannot fire."""
+    """Backstop for trials stuck in native code, where the worker's own deadline cannot fire."""
     now = time.time()
-    grace = timeout * 1.5 + 5.0
-    hung = [(f, fl) for f, fl in futures.items() if now - fl.submitted > grace and f.running()]
-    if not hung:
-        return
-    others = [fl for f, fl in futures.items() if all(f is not h for h, _ in hung)]
-    futures.clear()
-    executor.restart()
-    for _, fl in hung:
-        msg = f"trial exceeded the timeout of {timeout} s (worker stopped)"
-        finish_trial(fl, TrialOutcome("timeout", None, None, {}, None, msg, fl.submitted, now, "?"))
-    for fl in others:
-        submit(fl)
+    grace = timeout + max(2.0, 0.25 * timeout)
+    for fut, fl in list(futures.items()):
+        since = executor.running_since(fut) or fl.submitted
+        if fut.done() or now - since <= grace:
+            continue
+        futures.pop(fut)
+        executor.abandon(fut)
+        msg = f"trial exceeded the timeout of {timeout} s (stuck outside Python; its worker was stopped)"
+        finish_trial(fl, TrialOutcome("timeout", None, None, {}, None, msg, since, now, "?"))
 
 
 def run_search(

@@ -298,7 +298,9 @@ class Fidelity:
         b = float(budget)
         if not (self.low <= b <= self.high) or (self.integer and not b.is_integer()):
             kind = "integer " if self.integer else ""
-            raise ValueError(f"budget: rule '{kind}{self.name} in [{self.low}, {self.high}]' broken, got {budget!r}")
+            raise ValueError(
+                f"budget: rule '{kind}{self.name} in [{self.low}, {self.high}]' broken, got {budget!r}"
+            )
         return int(b) if self.integer else b
 
     def cost(self, budget: float, start: float = 0.0) -> float:
@@ -388,9 +390,10 @@ class SearchSpace(Mapping[str, Param]):
         parent, values = p.active_if
         if not self.is_active(parent, config) or parent not in config:
             return False
-        return any(type(v) is type(config[parent]) and v == config[parent] for v in values) or config[
-            parent
-        ] in values
+        return (
+            any(type(v) is type(config[parent]) and v == config[parent] for v in values)
+            or config[parent] in values
+        )
 
     @property
     def is_conditional(self) -> bool:

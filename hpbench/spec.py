@@ -137,7 +137,10 @@ class BenchmarkSpec:
         for s in self.seeds:
             if isinstance(s, bool) or not isinstance(s, int) or s < 0:
                 raise ValueError(f"seeds: rule 'non-negative integers' broken, got {s!r}")
-        for label, what in (([t for t in self.tasks], "tasks"), ([s.label for s in self.searchers], "searchers")):
+        for label, what in (
+            ([t for t in self.tasks], "tasks"),
+            ([s.label for s in self.searchers], "searchers"),
+        ):
             dup = {x for x in label if label.count(x) > 1}
             if dup:
                 raise ValueError(f"{what}: rule 'no duplicates' broken, got {sorted(dup)}")
@@ -213,7 +216,9 @@ def load_spec(path: str | Path) -> tuple[BenchmarkSpec, RunOptions]:
     return spec_from_dict(data, default_name=p.stem)
 
 
-def spec_from_dict(data: Mapping[str, Any], *, default_name: str = "experiment") -> tuple[BenchmarkSpec, RunOptions]:
+def spec_from_dict(
+    data: Mapping[str, Any], *, default_name: str = "experiment"
+) -> tuple[BenchmarkSpec, RunOptions]:
     unknown = set(data) - _TOP_KEYS
     if unknown:
         raise ValueError(f"spec: unknown key {sorted(unknown)[0]!r} (known: {sorted(_TOP_KEYS)})")

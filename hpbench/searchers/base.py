@@ -93,8 +93,11 @@ class Searcher(ABC):
     @classmethod
     def param_names(cls) -> list[str]:
         sig = inspect.signature(cls.__init__)
-        return [n for n, p in sig.parameters.items() if n not in ("self", "space", "fidelity", "seed")
-                and p.kind is inspect.Parameter.KEYWORD_ONLY]
+        return [
+            n
+            for n, p in sig.parameters.items()
+            if n not in ("self", "space", "fidelity", "seed") and p.kind is inspect.Parameter.KEYWORD_ONLY
+        ]
 
     @classmethod
     def param_defaults(cls) -> dict[str, Any]:
@@ -148,7 +151,9 @@ class Searcher(ABC):
                 f"(pending: {sorted(self._pending)})"
             )
         if objective is not None:
-            if isinstance(objective, bool) or not isinstance(objective, (int, float, np.integer, np.floating)):
+            if isinstance(objective, bool) or not isinstance(
+                objective, (int, float, np.integer, np.floating)
+            ):
                 raise TypeError(f"{self.name}.tell: 'objective' must be a number or None, got {objective!r}")
             objective = float(objective)
             if not math.isfinite(objective):

@@ -7,9 +7,12 @@ sees exactly the active parameters of every trial. ``tell`` finishes the trial b
 failed trial (objective ``None``) is told as ``TrialState.FAIL``, which Optuna's samplers leave
 out of their models.
 
-Several asks may be pending: Optuna handles running trials itself (e.g. TPE and GPSampler
-condition on completed trials only, so pending trials still get distinct random draws or
-different acquisition optima because the sampler's generator moves on).
+Several asks may be pending: Optuna handles running trials itself (TPE's ``constant_liar``
+option, on by default, treats them as poor; GPSampler switches to q-batch log EI over them;
+the other samplers' generators simply move on).
+
+Importing Optuna through this module sets Optuna's logger to ERROR (its per-trial INFO lines and
+independent-sampling warnings would otherwise flood a benchmark run).
 
 The study (storage, sampler and its random state) pickles as it is, so a searcher pickled mid-run
 continues with exactly the suggestions the original would have made.
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import importlib.util
 import inspect
 import json
@@ -64,7 +68,9 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+@functools.cache
 def _optuna() -> Any:
+    """Import Optuna on first use (``hpbench list`` must not pay for it) and quieten its logger."""
     import optuna
 
     # A benchmark runs thousands of trials; Optuna's per-trial INFO lines and fallback
@@ -122,7 +128,9 @@ def _check_sampler_params(owner: str, sampler: str, params: Any) -> dict[str, An
     if params is None:
         return None
     if not isinstance(params, Mapping):
-        raise TypeError(f"{owner}: 'sampler_params' must be a dict of keyword arguments or None, got {params!r}")
+        raise TypeError(
+            f"{owner}: 'sampler_params' must be a dict of keyword arguments or None, got {params!r}"
+        )
     params = dict(params)
     sig = inspect.signature(getattr(_optuna().samplers, sampler).__init__)
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
@@ -139,6 +147,8 @@ def _check_sampler_params(owner: str, sampler: str, params: Any) -> dict[str, An
             hint = difflib.get_close_matches(key, known, n=1)
             suffix = f"; did you mean {hint[0]!r}?" if hint else f" (takes: {', '.join(known)})"
             raise ValueError(f"{owner}: 'sampler_params' has unknown {sampler} argument {key!r}{suffix}")
+        if key in sig.parameters:
+            _check_like_default(owner, sampler, key, params[key], sig.parameters[key].default)
     try:
         json.dumps(params)
     except (TypeError, ValueError):
@@ -149,10 +159,28 @@ def _check_sampler_params(owner: str, sampler: str, params: Any) -> dict[str, An
     return params
 
 
+def _check_like_default(owner: str, sampler: str, key: str, value: Any, default: Any) -> None:
+    """Optuna checks most argument types only at the first sample; catch the obvious ones now."""
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool), "True or False"
+    elif isinstance(default, int):
+        ok, kind = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    elif isinstance(default, float):
+        ok, kind = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+    elif isinstance(default, str):
+        ok, kind = isinstance(value, str), "a string"
+    else:
+        return
+    if not ok:
+        raise TypeError(f"{owner}: sampler_params[{key!r}] of {sampler} must be {kind}, got {value!r}")
+
+
 def _make_sampler(owner: str, sampler: str, params: dict[str, Any] | None, seed: int) -> Any:
     needs = _SAMPLER_NEEDS.get(sampler)
     if needs is not None and importlib.util.find_spec(needs) is None:
-        raise ImportError(f"{owner}: optuna.samplers.{sampler} needs the '{needs}' package: pip install {needs}")
+        raise ImportError(
+            f"{owner}: optuna.samplers.{sampler} needs the '{needs}' package: pip install {needs}"
+        )
     cls = getattr(_optuna().samplers, sampler)
     kwargs = dict(params or {})
     if "seed" in inspect.signature(cls.__init__).parameters:
@@ -161,7 +189,9 @@ def _make_sampler(owner: str, sampler: str, params: dict[str, Any] | None, seed:
         with _quiet():
             return cls(**kwargs)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{owner}: optuna.samplers.{sampler} rejected sampler_params={params!r}: {exc}") from None
+        raise ValueError(
+            f"{owner}: optuna.samplers.{sampler} rejected sampler_params={params!r}: {exc}"
+        ) from None
 
 
 class OptunaSearcher(Searcher):
@@ -244,7 +274,11 @@ class _FixedSampler(OptunaSearcher):
         sampler_params: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(
-            space=space, fidelity=fidelity, seed=seed, sampler=self.sampler_class, sampler_params=sampler_params
+            space=space,
+            fidelity=fidelity,
+            seed=seed,
+            sampler=self.sampler_class,
+            sampler_params=sampler_params,
         )
 
 

@@ -22,8 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from hpbench.space import SearchSpace
-from hpbench.trial import Suggestion
+from hpbench.space import Categorical, Float, SearchSpace
 
 __all__ = ["PROPOSERS", "Proposer", "RandomProposer", "GPEIProposer", "make_proposer"]
 
@@ -56,18 +55,38 @@ class GPEIProposer(Proposer):
 
     Only that budget's observations are used, as in BOHB: objectives at different budgets
     are on different scales, and the highest well-populated budget is the best proxy of
-    the top fidelity.
+    the top fidelity. The GP machinery is ``hpbench.searchers.gp`` (Matern-5/2, MAP
+    hyperparameters, log EI); this class adds what a budget policy needs:
+
+    - Many configurations are proposed between two observations at the model's budget
+      (a whole bottom rung). Each proposal is fantasised at its posterior mean until that
+      budget gets new data ("kriging believer", Ginsbourger et al. 2010), so a rung gets
+      distinct configurations instead of one EI maximiser repeated.
+    - Hyperparameters are refitted only when the model's data changed, warm-started from
+      the previous fit at that budget, so a rung of proposals costs one fit.
 
     Args:
         space: the search space.
-        min_points: observations a budget needs before its model is used; ``None`` = ``D + 2``.
+        min_points: successful observations a budget needs before its model is used;
+            ``None`` = ``D + 2`` (``D`` = encoded width).
+        n_candidates: Sobol points screened per proposal.
     """
 
-    def __init__(self, *, space: SearchSpace, min_points: int | None = None) -> None:
+    def __init__(self, *, space: SearchSpace, min_points: int | None = None, n_candidates: int = 512) -> None:
         super().__init__(space=space)
         self.min_points = space.width + 2 if min_points is None else min_points
+        self.n_candidates = n_candidates
         # budget -> [(config, objective)] in the order told; failures are kept for the GP.
         self.observations: dict[float, list[tuple[dict[str, Any], float | None]]] = {}
+        self._theta: dict[float, np.ndarray] = {}  # budget -> last fitted hyperparameters
+        self._fitted_on: dict[float, int] = {}  # budget -> number of observations of that fit
+        self._batch: list[np.ndarray] = []  # encodings proposed since the model's data last changed
+        self._batch_key: tuple[float, int] | None = None
+        self._floats_only = all(isinstance(p, Float) for p in space.values()) and not space.is_conditional
+        self._polish_mask = np.ones(space.width, dtype=bool)
+        for name, p in space.items():
+            if isinstance(p, Categorical):
+                self._polish_mask[space.columns(name)] = False
 
     def observe(self, config: Mapping[str, Any], budget: float, objective: float | None) -> None:
         self.observations.setdefault(float(budget), []).append((dict(config), objective))
@@ -79,36 +98,81 @@ class GPEIProposer(Proposer):
         ]
         return max(ready) if ready else None
 
+    def _project(self, U: np.ndarray) -> np.ndarray:
+        U = np.clip(np.atleast_2d(U), 0.0, 1.0)
+        return U if self._floats_only else self.space.project(U)
+
     def propose(self, rng: np.random.Generator) -> dict[str, Any]:
         budget = self.model_budget()
         if budget is None:
             return self.space.sample(rng)
-        seed = int(rng.integers(2**31 - 1))
-        return gp_ei_propose(self.space, self.observations[budget], seed=seed)
+        from hpbench.searchers.gp.kernel import GPPosterior  # heavy, and only needed once a model exists
+        from hpbench.searchers.gp.optimizer import maximize_log_ei
+
+        obs = self.observations[budget]
+        if self._batch_key != (budget, len(obs)):
+            self._batch_key, self._batch = (budget, len(obs)), []
+        X, ys, ok = _standardised(self.space, obs)
+        theta = self._fit(budget, X[ok], ys[ok], rng)
+        try:
+            posterior = GPPosterior(X, ys, theta)
+            best = float(np.min(ys[ok]))
+            if self._batch:
+                P = np.array(self._batch)
+                fantasy, _ = posterior.predict(P)
+                posterior = GPPosterior(np.vstack([X, P]), np.r_[ys, fantasy], theta)
+                best = min(best, float(np.min(fantasy)))
+        except np.linalg.LinAlgError:
+            return self.space.sample(rng)
+        anchors = X[np.flatnonzero(ok)[np.argsort(ys[ok], kind="stable")][:5]]
+        U, _ = maximize_log_ei(
+            posterior,
+            best=best,
+            xi=0.0,
+            rng=rng,
+            project=self._project,
+            polish_mask=self._polish_mask,
+            anchors=anchors,
+            n_candidates=self.n_candidates,
+            n_restarts=1,
+            maxiter=25,
+        )
+        seen = posterior.X
+        for u in U:
+            if np.min(np.max(np.abs(seen - u), axis=1)) > 1e-9:
+                self._batch.append(u)
+                return self.space.decode(u)
+        return self.space.sample(rng)  # EI found nothing new (tiny discrete space)
+
+    def _fit(self, budget: float, X: np.ndarray, ys: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        from hpbench.searchers.gp.kernel import HyperPrior, default_theta, fit_hyperparameters
+
+        if self._fitted_on.get(budget) != len(ys):
+            warm = self._theta.get(budget)
+            theta, ok = fit_hyperparameters(
+                X, ys, rng=rng, warm_start=warm, n_starts=1 if warm is not None else 2
+            )
+            if ok:
+                self._theta[budget] = theta
+            self._fitted_on[budget] = len(ys)
+        return self._theta.get(budget, default_theta(X.shape[1], HyperPrior()))
 
 
-def gp_ei_propose(
-    space: SearchSpace, observations: list[tuple[dict[str, Any], float | None]], *, seed: int
-) -> dict:
-    """Fit a fresh ``GPEISearcher`` on ``observations`` and return its next configuration.
+def _standardised(
+    space: SearchSpace, observations: list[tuple[dict[str, Any], float | None]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Encodings (n, D), standardised objectives (n,) and success mask (n,).
 
-    A fresh searcher per proposal keeps the proposer stateless apart from its data (so it
-    pickles and replays exactly); the observations are registered as if the searcher had
-    proposed them, without running its acquisition for each.
+    Failures get the worst standardised value, so the model steers away from them (as
+    ``GPEISearcher`` does); they are left out of the hyperparameter fit by the caller.
     """
-    from hpbench.searchers.gp.searcher import GPEISearcher  # heavy, and optional until asked for
-
-    gp = GPEISearcher(space=space, seed=seed)
-    for config, objective in observations:
-        s = Suggestion(gp._next_id, config)
-        # Registering a pending suggestion by hand skips one acquisition optimisation per
-        # past observation; ``tell`` then does its normal bookkeeping.
-        gp._pending[s.trial_id] = s
-        gp._next_id += 1
-        gp.tell(s, objective)
-    s = gp.ask()
-    assert s is not None, "GPEISearcher always proposes"
-    return dict(s.config)
+    X = space.encode_many([c for c, _ in observations])
+    ok = np.array([y is not None for _, y in observations])
+    y = np.array([np.nan if v is None else v for _, v in observations], dtype=float)
+    mu, sd = float(np.mean(y[ok])), float(np.std(y[ok]))
+    ys = (y - mu) / (sd if sd > 1e-12 else 1.0)
+    ys[~ok] = np.max(ys[ok])
+    return X, ys, ok
 
 
 def make_proposer(name: str, *, space: SearchSpace) -> Proposer:

@@ -119,7 +119,9 @@ class FunctionTask(Task):
             return out
         if isinstance(out, Mapping):
             if "objective" not in out:
-                raise ValueError(f"task '{self.name}': a dict result needs the key 'objective', got {dict(out)!r}")
+                raise ValueError(
+                    f"task '{self.name}': a dict result needs the key 'objective', got {dict(out)!r}"
+                )
             metrics = {k: v for k, v in out.items() if k != "objective"}
             return Evaluation(objective=float(out["objective"]), metrics=metrics)
         value = float(out)
@@ -147,10 +149,18 @@ def _load_attr(module: str, qualname: str) -> Any:
     return obj
 
 
-def _rebuild_function_task(fn: Any, space: Any, name: Any, fidelity: Any, optimum: Any, version: Any,
-                           description: Any) -> FunctionTask:
-    return FunctionTask(fn, space=space, name=name, fidelity=fidelity, optimum=optimum, version=version,
-                        description=description)
+def _rebuild_function_task(
+    fn: Any, space: Any, name: Any, fidelity: Any, optimum: Any, version: Any, description: Any
+) -> FunctionTask:
+    return FunctionTask(
+        fn,
+        space=space,
+        name=name,
+        fidelity=fidelity,
+        optimum=optimum,
+        version=version,
+        description=description,
+    )
 
 
 def task(

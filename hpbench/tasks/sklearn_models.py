@@ -19,7 +19,15 @@ import numpy as np
 
 from hpbench.space import Categorical, Fidelity, Float, Int, SearchSpace
 from hpbench.tasks.base import Task
-from hpbench.tasks.datasets import DATASETS, Split, accuracy, check_resume, cross_entropy, load_split
+from hpbench.tasks.datasets import (
+    DATASETS,
+    Split,
+    accuracy,
+    check_resume,
+    check_seed,
+    cross_entropy,
+    load_split,
+)
 from hpbench.trial import Evaluation
 
 __all__ = ["LogRegTask", "SVMTask", "GBDTTask"]
@@ -32,12 +40,6 @@ def _check_dataset(owner: str, dataset: Any, *, classification_only: bool) -> st
     if dataset not in allowed:
         raise ValueError(f"{owner}: rule 'dataset in {allowed}' broken, got {dataset!r}")
     return str(dataset)
-
-
-def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise TypeError(f"seed: must be a non-negative integer, got {seed!r}")
-    return int(seed)
 
 
 def _sklearn_seed(seed: int) -> int:
@@ -116,7 +118,7 @@ class LogRegTask(Task):
 
         config = self.space.validate(config)
         self.check_budget(budget)
-        seed = _check_seed(seed)
+        seed = check_seed(seed)
         if checkpoint is not None:
             raise ValueError(f"checkpoint: task '{self.name}' has no fidelity and takes none, got bytes")
         split = load_split(self.dataset)
@@ -174,7 +176,7 @@ class SVMTask(Task):
 
         config = self.space.validate(config)
         self.check_budget(budget)
-        _check_seed(seed)  # the fit is deterministic; the seed is accepted for the contract
+        check_seed(seed)  # the fit is deterministic; the seed is accepted for the contract
         if checkpoint is not None:
             raise ValueError(f"checkpoint: task '{self.name}' has no fidelity and takes none, got bytes")
         split = load_split(self.dataset)
@@ -235,7 +237,7 @@ class GBDTTask(Task):
 
         config = self.space.validate(config)
         rounds = int(self.check_budget(budget))  # type: ignore[arg-type]
-        seed = _check_seed(seed)
+        seed = check_seed(seed)
         split = load_split(self.dataset)
         if checkpoint is None:
             cls = HistGradientBoostingClassifier if self.classification else HistGradientBoostingRegressor

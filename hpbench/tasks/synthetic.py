@@ -102,7 +102,9 @@ class _Synthetic(Task):
         if checkpoint is not None:
             start = json.loads(checkpoint)["budget"]
             if budget is None or start > budget:
-                raise ValueError(f"checkpoint: rule 'checkpoint budget <= budget' broken, got {start} > {budget}")
+                raise ValueError(
+                    f"checkpoint: rule 'checkpoint budget <= budget' broken, got {start} > {budget}"
+                )
         value = self._value(config, self._z(budget))
         objective = value
         if self.noise:

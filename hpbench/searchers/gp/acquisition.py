@@ -59,9 +59,7 @@ def log_h(z: np.ndarray) -> np.ndarray:
     out[upper] = np.log(h(z[upper]))
     zm = z[mid]
     out[mid] = (
-        -0.5 * zm * zm
-        - _C1
-        + _log1mexp(np.log(scipy.special.erfcx(-zm / math.sqrt(2.0)) * np.abs(zm)) + _C2)
+        -0.5 * zm * zm - _C1 + _log1mexp(np.log(scipy.special.erfcx(-zm / math.sqrt(2.0)) * np.abs(zm)) + _C2)
     )
     zf = z[far]
     out[far] = -0.5 * zf * zf - _C1 - 2.0 * np.log(np.abs(zf))
@@ -89,9 +87,7 @@ def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float, xi: flo
     return std * h(_z(mean, std, best, xi))
 
 
-def log_expected_improvement(
-    mean: np.ndarray, std: np.ndarray, best: float, xi: float = 0.0
-) -> np.ndarray:
+def log_expected_improvement(mean: np.ndarray, std: np.ndarray, best: float, xi: float = 0.0) -> np.ndarray:
     """log EI, finite wherever ``std > 0`` even when EI itself underflows."""
     std = np.asarray(std, dtype=float)
     return log_h(_z(mean, std, best, xi)) + np.log(std)

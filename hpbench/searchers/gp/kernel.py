@@ -59,12 +59,12 @@ class HyperPrior:
 
     lengthscale_bounds: tuple[float, float] = (0.01, 20.0)
     signal_bounds: tuple[float, float] = (0.05, 20.0)
-    noise_bounds: tuple[float, float] = (1e-6, 1.0)
+    noise_bounds: tuple[float, float] = (1e-9, 1.0)
     lengthscale_loc: float = math.log(0.5)
     lengthscale_scale: float = 1.0
     signal_loc: float = 0.0
     signal_scale: float = 1.0
-    noise_loc: float = math.log(1e-4)
+    noise_loc: float = math.log(1e-7)
     noise_scale: float = 3.0
 
     def locs(self, dim: int) -> np.ndarray:
@@ -78,7 +78,10 @@ class HyperPrior:
 
 def theta_bounds(dim: int, prior: HyperPrior) -> np.ndarray:
     """Box bounds on ``theta``, shape (P, 2)."""
-    rows = [np.log(prior.lengthscale_bounds)] * dim + [np.log(prior.signal_bounds), np.log(prior.noise_bounds)]
+    rows = [np.log(prior.lengthscale_bounds)] * dim + [
+        np.log(prior.signal_bounds),
+        np.log(prior.noise_bounds),
+    ]
     return np.array(rows, dtype=float)
 
 
@@ -123,7 +126,9 @@ def cholesky_with_jitter(K: np.ndarray, *, max_tries: int = 6) -> np.ndarray:
             return scipy.linalg.cholesky(K + jitter * np.eye(len(K)), lower=True, check_finite=False)
         except (np.linalg.LinAlgError, ValueError):
             jitter *= 100.0
-    raise np.linalg.LinAlgError(f"cholesky_with_jitter: matrix not positive definite even with jitter {jitter:g}")
+    raise np.linalg.LinAlgError(
+        f"cholesky_with_jitter: matrix not positive definite even with jitter {jitter:g}"
+    )
 
 
 def log_marginal_likelihood(

@@ -1,0 +1,1 @@
+"""Results: the SQLite store, analysis, plots and the HTML report."""

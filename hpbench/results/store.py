@@ -1,0 +1,447 @@
+"""The SQLite results store: experiments, runs and trials, one transaction per trial.
+
+The file is opened in WAL mode with ``synchronous=NORMAL``: a committed trial survives
+the process being killed (SIGKILL, OOM); only a power loss can take the last
+transactions. Nothing is written to a file until it has been checked to be an
+hpbench store (or a new, empty file) with a schema this code understands.
+
+Only the driver process writes; workers return results to it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from hpbench.trial import TrialRecord, TrialStatus
+
+__all__ = ["Store", "StoreError", "SCHEMA_VERSION", "load_results", "load_runs", "DEFAULT_STORE"]
+
+SCHEMA_VERSION = 1
+DEFAULT_STORE = "results/hpbench.db"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_T = TypeVar("_T")
+
+_SCHEMA = """
+CREATE TABLE hpbench_schema (version INTEGER NOT NULL);
+CREATE TABLE experiments (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created REAL NOT NULL,
+    spec TEXT NOT NULL,
+    hpbench_version TEXT NOT NULL
+);
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    task TEXT NOT NULL,
+    task_version TEXT NOT NULL,
+    task_info TEXT NOT NULL,
+    searcher TEXT NOT NULL,
+    searcher_name TEXT NOT NULL,
+    searcher_params TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    budget TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started REAL,
+    finished REAL,
+    versions TEXT NOT NULL,
+    machine TEXT NOT NULL,
+    error TEXT,
+    UNIQUE (experiment_id, task, searcher, seed)
+);
+CREATE TABLE trials (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    trial INTEGER NOT NULL,
+    config TEXT NOT NULL,
+    budget REAL,
+    objective REAL,
+    cost REAL NOT NULL,
+    metrics TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    started REAL NOT NULL,
+    finished REAL NOT NULL,
+    queued REAL,
+    worker TEXT,
+    cached INTEGER NOT NULL DEFAULT 0,
+    continue_from INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    cache_key TEXT,
+    UNIQUE (run_id, trial)
+);
+CREATE INDEX trials_cache_key ON trials(cache_key);
+"""
+
+
+class StoreError(ValueError):
+    """The store file cannot be used (not an hpbench store, corrupt, too new, not writable)."""
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: int
+    experiment: str
+    task: str
+    searcher: str
+    searcher_name: str
+    searcher_params: dict[str, Any]
+    seed: int
+    budget: dict[str, Any]
+    status: str
+    n_trials: int
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_json_default, allow_nan=False)
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):  # numpy scalars
+        return obj.item()
+    if isinstance(obj, (set, tuple)):
+        return list(obj)
+    raise TypeError(f"value of type {type(obj).__name__} is not JSON-serialisable: {obj!r}")
+
+
+def _clean_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON has no NaN/inf: store them as None so the row stays valid JSON."""
+    out: dict[str, Any] = {}
+    for k, v in metrics.items():
+        if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+            try:
+                v = v.item()
+            except (ValueError, AttributeError):
+                pass
+        if isinstance(v, float) and not math.isfinite(v):
+            v = None
+        out[str(k)] = v
+    return out
+
+
+def _retry_locked(fn: Callable[[], _T], *, attempts: int = 12) -> _T:
+    """Retry on 'database is locked' with bounded exponential backoff (about 20 s at most)."""
+    delay = 0.01
+    for i in range(attempts):
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or i == attempts - 1:
+                raise
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 2.0)
+    raise AssertionError("unreachable")
+
+
+class Store:
+    """An hpbench results store in one SQLite file.
+
+    Args:
+        path: file path, or ``":memory:"``.
+        readonly: open without ever writing (status, export, report).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_STORE, *, readonly: bool = False) -> None:
+        self.path = str(path)
+        self.readonly = readonly
+        self._check_file()
+        if self.path == ":memory:":
+            self.conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        elif readonly:
+            uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+            self.conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
+        else:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        try:
+            self._init_schema()
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise StoreError(f"store {self.path!r}: not a usable SQLite database ({exc})") from None
+
+    # ------------------------------------------------------------------ opening
+    def _check_file(self) -> None:
+        if self.path == ":memory:":
+            return
+        p = Path(self.path)
+        if p.is_dir():
+            raise StoreError(f"store: rule 'path is a file' broken, got directory {self.path!r}")
+        if not p.exists():
+            if self.readonly:
+                raise StoreError(f"store: no such file {self.path!r}")
+            parent = p.parent if str(p.parent) else Path(".")
+            probe = parent
+            while not probe.exists():
+                probe = probe.parent
+            if not os.access(probe, os.W_OK):
+                raise StoreError(f"store: directory {str(probe)!r} is not writable for {self.path!r}")
+            return
+        if not self.readonly and not (os.access(p, os.W_OK) and os.access(p.parent, os.W_OK)):
+            raise StoreError(
+                f"store: {self.path!r} is not writable (the file and its directory must be); not touched"
+            )
+        if p.stat().st_size == 0:
+            return
+        with open(p, "rb") as fh:
+            head = fh.read(16)
+        if head != _SQLITE_MAGIC:
+            raise StoreError(f"store: {self.path!r} is not an SQLite database (not an hpbench store); not touched")
+
+    def _init_schema(self) -> None:
+        cur = self.conn.cursor()
+        tables = {r[0] for r in cur.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "hpbench_schema" in tables:
+            row = cur.execute("SELECT version FROM hpbench_schema").fetchone()
+            version = row[0] if row else None
+            if not isinstance(version, int):
+                raise StoreError(f"store {self.path!r}: schema version table is damaged ({row!r})")
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"store {self.path!r}: schema version {version} is newer than this hpbench "
+                    f"understands ({SCHEMA_VERSION}); upgrade hpbench"
+                )
+            # A damaged file must be refused before anything is written to it.
+            check = cur.execute("PRAGMA quick_check(1)").fetchone()
+            if not check or check[0] != "ok":
+                detail = check[0] if check else "no answer"
+                raise StoreError(f"store {self.path!r}: the file is corrupt ({detail}); not touched")
+            if not self.readonly:
+                self._pragmas()
+            return
+        if tables:
+            raise StoreError(
+                f"store {self.path!r}: an SQLite database but not an hpbench store "
+                f"(tables: {', '.join(sorted(tables))}); not touched"
+            )
+        if self.readonly:
+            raise StoreError(f"store {self.path!r}: empty file, not an hpbench store")
+        self._pragmas()
+        with self.transaction() as c:
+            for stmt in _SCHEMA.strip().split(";"):
+                if stmt.strip():
+                    c.execute(stmt)
+            c.execute("INSERT INTO hpbench_schema (version) VALUES (?)", (SCHEMA_VERSION,))
+
+    def _pragmas(self) -> None:
+        if self.path != ":memory:":
+            _retry_locked(lambda: self.conn.execute("PRAGMA journal_mode=WAL"))
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Cursor]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``, retried while another writer holds the lock."""
+        if self.readonly:
+            raise StoreError(f"store {self.path!r}: opened read-only")
+        cur = self.conn.cursor()
+        _retry_locked(lambda: cur.execute("BEGIN IMMEDIATE"))
+        try:
+            yield cur
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            _retry_locked(lambda: cur.execute("COMMIT"))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --------------------------------------------------------------- experiments
+    def get_experiment(self, name: str) -> tuple[int, dict[str, Any]] | None:
+        row = self.conn.execute("SELECT id, spec FROM experiments WHERE name = ?", (name,)).fetchone()
+        return None if row is None else (int(row[0]), json.loads(row[1]))
+
+    def create_experiment(self, name: str, spec: Mapping[str, Any], hpbench_version: str) -> int:
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO experiments (name, created, spec, hpbench_version) VALUES (?, ?, ?, ?)",
+                (name, time.time(), _json(spec), hpbench_version),
+            )
+            return int(c.lastrowid)  # type: ignore[arg-type]
+
+    def experiment_names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM experiments ORDER BY id")]
+
+    # ---------------------------------------------------------------------- runs
+    def get_or_create_run(
+        self,
+        experiment_id: int,
+        *,
+        task: str,
+        task_version: str,
+        task_info: Mapping[str, Any],
+        searcher: str,
+        searcher_name: str,
+        searcher_params: Mapping[str, Any],
+        seed: int,
+        budget: Mapping[str, Any],
+        versions: Mapping[str, Any],
+        machine: Mapping[str, Any],
+    ) -> tuple[int, str]:
+        """Return (run id, status); a new run starts as ``pending``."""
+        row = self.conn.execute(
+            "SELECT id, status FROM runs WHERE experiment_id=? AND task=? AND searcher=? AND seed=?",
+            (experiment_id, task, searcher, seed),
+        ).fetchone()
+        if row is not None:
+            return int(row[0]), str(row[1])
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO runs (experiment_id, task, task_version, task_info, searcher, searcher_name, "
+                "searcher_params, seed, budget, status, versions, machine) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                (
+                    experiment_id, task, task_version, _json(task_info), searcher, searcher_name,
+                    _json(searcher_params), seed, _json(budget), _json(versions), _json(machine),
+                ),
+            )
+            return int(c.lastrowid), "pending"  # type: ignore[arg-type]
+
+    def set_run_status(self, run_id: int, status: str, *, error: str | None = None) -> None:
+        now = time.time()
+        with self.transaction() as c:
+            if status == "running":
+                c.execute(
+                    "UPDATE runs SET status=?, started=COALESCE(started, ?) WHERE id=?", (status, now, run_id)
+                )
+            else:
+                c.execute("UPDATE runs SET status=?, finished=?, error=? WHERE id=?", (status, now, error, run_id))
+
+    # -------------------------------------------------------------------- trials
+    def add_trial(self, run_id: int, rec: TrialRecord, *, cache_key: str | None = None) -> None:
+        """Commit one finished trial in its own transaction."""
+        objective = rec.objective if rec.objective is not None and math.isfinite(rec.objective) else None
+        row = (
+            run_id, rec.trial_id, _json(dict(rec.config)), rec.budget, objective, float(rec.cost),
+            _json(_clean_metrics(rec.metrics)), str(rec.status), rec.error, rec.started, rec.finished,
+            rec.queued, rec.worker, int(rec.cached), rec.continue_from, rec.attempts, cache_key,
+        )
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO trials (run_id, trial, config, budget, objective, cost, metrics, status, error, "
+                "started, finished, queued, worker, cached, continue_from, attempts, cache_key) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+
+    def run_trials(self, run_id: int) -> list[TrialRecord]:
+        """The stored trials of a run, in trial order."""
+        rows = self.conn.execute(
+            "SELECT trial, config, budget, status, objective, cost, metrics, error, started, finished, queued, "
+            "worker, cached, continue_from, attempts FROM trials WHERE run_id=? ORDER BY trial",
+            (run_id,),
+        ).fetchall()
+        return [
+            TrialRecord(
+                trial_id=r[0], config=json.loads(r[1]), budget=r[2], status=TrialStatus(r[3]), objective=r[4],
+                cost=r[5], metrics=json.loads(r[6]), error=r[7], started=r[8], finished=r[9], queued=r[10],
+                worker=r[11], cached=bool(r[12]), continue_from=r[13], attempts=r[14],
+            )
+            for r in rows
+        ]
+
+    def find_cached(self, cache_key: str, experiment_id: int | None) -> TrialRecord | None:
+        """An ok trial with this cache key (within ``experiment_id``, or anywhere when None)."""
+        sql = (
+            "SELECT t.trial, t.config, t.budget, t.objective, t.cost, t.metrics, t.started, t.finished, "
+            "t.continue_from "
+            "FROM trials t JOIN runs r ON t.run_id = r.id WHERE t.cache_key=? AND t.status='ok'"
+        )
+        args: tuple[Any, ...] = (cache_key,)
+        if experiment_id is not None:
+            sql += " AND r.experiment_id=?"
+            args += (experiment_id,)
+        r = self.conn.execute(sql + " LIMIT 1", args).fetchone()
+        if r is None:
+            return None
+        return TrialRecord(
+            trial_id=r[0], config=json.loads(r[1]), budget=r[2], status=TrialStatus.OK, objective=r[3],
+            cost=r[4], metrics=json.loads(r[5]), started=r[6], finished=r[7], continue_from=r[8],
+        )
+
+    # ------------------------------------------------------------------- reading
+    def runs_frame(self, experiment: str | None = None) -> pd.DataFrame:
+        sql = (
+            "SELECT e.name AS experiment, r.id AS run_id, r.task, r.task_version, r.task_info, r.searcher, "
+            "r.searcher_name, r.searcher_params, r.seed, r.budget, r.status, "
+            "(SELECT COUNT(*) FROM trials t WHERE t.run_id = r.id) AS n_trials, "
+            "r.started, r.finished, r.versions, r.machine, r.error "
+            "FROM runs r JOIN experiments e ON r.experiment_id = e.id"
+        )
+        args: tuple[Any, ...] = ()
+        if experiment is not None:
+            sql += " WHERE e.name = ?"
+            args = (experiment,)
+        return pd.read_sql_query(sql + " ORDER BY r.id", self.conn, params=args)
+
+    def trials_frame(self, experiment: str | None = None) -> pd.DataFrame:
+        sql = (
+            "SELECT e.name AS experiment, r.id AS run_id, r.task, r.searcher, r.seed, t.trial, t.config, "
+            "t.budget, t.objective, t.cost, t.status, t.error, t.started, t.finished, t.queued, t.worker, "
+            "t.cached, t.continue_from, t.attempts, t.metrics, r.task_info "
+            "FROM trials t JOIN runs r ON t.run_id = r.id JOIN experiments e ON r.experiment_id = e.id"
+        )
+        args: tuple[Any, ...] = ()
+        if experiment is not None:
+            sql += " WHERE e.name = ?"
+            args = (experiment,)
+        return pd.read_sql_query(sql + " ORDER BY r.id, t.trial", self.conn, params=args)
+
+
+def _tidy(df: pd.DataFrame) -> pd.DataFrame:
+    """Expand JSON columns into ``param.<name>`` and ``metric.<name>`` columns."""
+    info = df.pop("task_info").map(json.loads) if len(df) else pd.Series(dtype=object)
+    df["optimum"] = [i.get("optimum") for i in info] if len(df) else []
+    df["fidelity_high"] = [(i.get("fidelity") or {}).get("high") for i in info] if len(df) else []
+    for col in ("optimum", "fidelity_high", "budget", "objective", "cost", "queued", "continue_from"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    df["cached"] = df["cached"].astype(bool)
+    metrics = df.pop("metrics")
+    if len(df):
+        params = pd.json_normalize(df["config"].map(json.loads).tolist(), max_level=0)
+        params.columns = [f"param.{c}" for c in params.columns]
+        mets = pd.json_normalize(metrics.map(json.loads).tolist(), max_level=0)
+        mets.columns = [f"metric.{c}" for c in mets.columns]
+        df = pd.concat([df.reset_index(drop=True), params, mets], axis=1)
+    return df
+
+
+def load_results(path: str | os.PathLike[str] = DEFAULT_STORE, experiment: str | None = None) -> pd.DataFrame:
+    """All trials as a tidy DataFrame, one row per trial.
+
+    Columns: experiment, run_id, task, searcher, seed, trial, config (JSON), budget,
+    objective, cost, status, error, started, finished, queued, worker, cached,
+    continue_from, attempts, optimum, fidelity_high, ``param.<name>``, ``metric.<name>``.
+    """
+    with Store(path, readonly=True) as store:
+        if experiment is not None and store.get_experiment(experiment) is None:
+            raise ValueError(
+                f"experiment: no experiment {experiment!r} in {str(path)!r} (have: {store.experiment_names()})"
+            )
+        return _tidy(store.trials_frame(experiment))
+
+
+def load_runs(path: str | os.PathLike[str] = DEFAULT_STORE, experiment: str | None = None) -> pd.DataFrame:
+    """One row per run: task, searcher and its parameters, seed, budget, status, versions, machine."""
+    with Store(path, readonly=True) as store:
+        return store.runs_frame(experiment)
+
+

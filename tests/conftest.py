@@ -1,0 +1,49 @@
+"""Shared fixtures: a mixed search space with a conditional parameter, and a task on it."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hpbench.space import Categorical, Float, Int, SearchSpace
+from hpbench.tasks.base import FunctionTask
+
+
+def mixed_space() -> SearchSpace:
+    """Float(log) / Int / Int(log) / Categorical and one conditional parameter."""
+    return SearchSpace(
+        {
+            "lr": Float(1e-4, 1e-1, log=True),
+            "depth": Int(1, 8),
+            "width": Int(8, 512, log=True),
+            "opt": Categorical(["sgd", "adam", "rmsprop"]),
+            "momentum": Float(0.0, 0.99, active_if={"opt": ["sgd", "rmsprop"]}),
+        }
+    )
+
+
+def mixed_objective(config: Mapping[str, Any], *, budget: float | None, seed: int) -> float:
+    """A smooth function of every parameter, minimised near lr=1e-2, depth=3, width=64, adam."""
+    value = (math.log10(config["lr"]) + 2) ** 2 + 0.1 * (config["depth"] - 3) ** 2
+    value += 0.1 * (math.log2(config["width"]) - 6) ** 2 + {"sgd": 0.5, "adam": 0.0, "rmsprop": 0.2}[config["opt"]]
+    return value + 0.3 * config.get("momentum", 0.0)
+
+
+def mixed_task() -> FunctionTask:
+    return FunctionTask(mixed_objective, space=mixed_space(), name="mixed", optimum=0.0)
+
+
+def sha256(path: str | Path) -> str | None:
+    """Checksum of a file, or None when it does not exist."""
+    p = Path(path)
+    return hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() else None
+
+
+@pytest.fixture
+def space() -> SearchSpace:
+    return mixed_space()

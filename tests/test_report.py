@@ -1,0 +1,247 @@
+"""Tests of hpbench.results.report, including rendering in a real headless Chromium."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hpbench.results.report import write_report
+
+NAN = float("nan")
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def synthetic(
+    *,
+    searchers: tuple[str, ...] = ("random", "gp-ei", "hyperband"),
+    tasks: tuple[tuple[str, float, float], ...] = (("branin", 0.397887, NAN), ("mlp", NAN, 27.0)),
+    seeds: int = 3,
+    n: int = 24,
+    fail_every: int = 7,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Trials and runs frames shaped like the store's: tasks are (name, optimum, fidelity high)."""
+    rng = np.random.default_rng(0)
+    parts, runs, run_id = [], [], 0
+    for task, opt, high in tasks:
+        for s in searchers:
+            for seed in range(seeds):
+                run_id += 1
+                i = np.arange(n)
+                mf = s == "hyperband" and np.isfinite(high)
+                budget = np.where(i % 3 == 0, high, high / 9) if mf else np.full(n, high)
+                frac = np.where(np.isfinite(budget), budget / high, 1.0)
+                obj = (0.0 if np.isnan(opt) else opt) + rng.lognormal(0, 0.5, n) * np.exp(
+                    -i / n * (s != "random")
+                )
+                status = np.where(i % fail_every == fail_every - 1, "failed", "ok")
+                obj = np.where(status == "ok", obj, NAN)
+                fin = 1000.0 + run_id * 100 + np.cumsum(frac)
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "experiment": "exp",
+                            "run_id": run_id,
+                            "task": task,
+                            "searcher": s,
+                            "seed": seed,
+                            "trial": i,
+                            "config": "{}",
+                            "budget": budget,
+                            "fidelity_high": high,
+                            "objective": obj,
+                            "cost": frac,
+                            "status": status,
+                            "error": np.where(status == "ok", None, "ValueError: boom"),
+                            "started": fin - frac * 0.9,
+                            "finished": fin,
+                            "queued": NAN,
+                            "worker": np.array(["w0", "w1"])[i % 2],
+                            "cached": False,
+                            "continue_from": NAN,
+                            "optimum": opt,
+                            "metric.test_loss": obj + 0.01,
+                            "param.C": 10 ** rng.uniform(-3, 3, n),
+                            "param.gamma": 10 ** rng.uniform(-4, 0, n),
+                        }
+                    )  # fmt: skip
+                )
+                runs.append(
+                    {
+                        "experiment": "exp", "run_id": run_id, "task": task, "searcher": s,
+                        "searcher_name": s,
+                        "searcher_params": json.dumps({"eta": 3} if s == "hyperband" else {}), "seed": seed,
+                        "budget": json.dumps({"max_evals": n}), "status": "finished", "n_trials": n,
+                        "started": float(fin.min() - 1), "finished": float(fin.max()),
+                        "versions": json.dumps({"hpbench": "0.1.0", "numpy": np.__version__}),
+                        "machine": json.dumps({"cpus": 2}),
+                    }
+                )  # fmt: skip
+    return pd.concat(parts, ignore_index=True), pd.DataFrame(runs)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    trials, runs = synthetic()
+    return write_report(
+        trials, runs, tmp_path_factory.mktemp("rep") / "sub" / "report.html", title="Test <report>"
+    )
+
+
+def test_report_is_one_file_with_plotly_embedded_once(report):
+    from plotly.offline import get_plotlyjs
+
+    text = report.read_text(encoding="utf-8")
+    assert text.count(get_plotlyjs()[:200]) == 1
+    n_divs = len(re.findall(r'class="plotly-graph-div"', text))
+    assert n_divs >= 8 and text.count("Plotly.newPlot(") == n_divs
+    assert "<title>Test &lt;report&gt;</title>" in text  # escaped
+
+
+def test_report_makes_no_network_references(report):
+    text = report.read_text(encoding="utf-8")
+    loads = re.findall(
+        r"""<(?:script|link|img|iframe)[^>]*(?:src|href)\s*=\s*["']?(?:https?:)?//""", text, re.I
+    )
+    assert loads == []
+    assert not re.search(r"@import|url\(\s*['\"]?(?:https?:)?//", text, re.I)
+    assert "cdn.plot.ly" not in text.split('<script type="text/javascript">')[0]
+    assert '"typesetMath": false' in text
+
+
+def test_report_sections_in_order_and_provenance(report):
+    text = report.read_text(encoding="utf-8")
+    order = [
+        text.index(s)
+        for s in ('id="summary"', 'id="task-0"', 'id="task-1"', 'id="workers"', 'id="provenance"')
+    ]
+    assert order == sorted(order)
+    summary = text[order[0] : order[1]]
+    assert "Overall winner" in summary and "Critical difference" in summary or "hpbench-fig" in summary
+    assert "Friedman" in summary and "Holm" in summary
+    prov = text[order[-1] :]
+    for needle in (
+        "known optimum",
+        "best found",
+        "hpbench",
+        "0.1.0",
+        "eta",
+        "max_evals",
+        "ValueError: boom",
+        "cpus",
+    ):
+        assert needle in prov, needle
+
+
+@pytest.mark.parametrize(
+    ("kw", "needles"),
+    [
+        ({"searchers": ("gp-ei",)}, ["only searcher", "nothing to compare"]),
+        ({"seeds": 1}, ["1 seed(s)"]),
+        ({"searchers": ("gp-ei", "hyperband")}, ["No 'random' searcher"]),
+        ({"tasks": (("svm", NAN, NAN),)}, ["best found"]),
+        ({"fail_every": 2}, ["failed"]),
+    ],
+)
+def test_report_handles_edge_cases(tmp_path, kw, needles):
+    trials, runs = synthetic(**kw)
+    text = html.unescape(write_report(trials, runs, tmp_path / "r.html").read_text(encoding="utf-8"))
+    for nd in needles:
+        assert nd in text, nd
+
+
+def test_report_without_runs_frame_and_all_failed_task(tmp_path):
+    trials, _ = synthetic(seeds=2)
+    trials.loc[trials["task"] == "mlp", ["status", "objective"]] = ["failed", NAN]
+    text = write_report(trials, pd.DataFrame(), tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "mlp" in text and "Provenance" in text
+
+
+def test_report_rejects_bad_input(tmp_path):
+    trials, runs = synthetic(seeds=1)
+    with pytest.raises(ValueError, match="at least one trial"):
+        write_report(trials.iloc[:0], runs, tmp_path / "r.html")
+    with pytest.raises(ValueError, match="objective"):
+        write_report(trials.drop(columns="objective"), runs, tmp_path / "r.html")
+    with pytest.raises(TypeError, match="trials"):
+        write_report("trials.csv", runs, tmp_path / "r.html")  # type: ignore[arg-type]
+    assert not (tmp_path / "r.html").exists()
+
+
+# --- real browser ------------------------------------------------------------------------------
+
+# Injected into a copy of the report: records JS errors from the very start, then after load
+# writes how many figure divs exist and how many contain plotly's rendered SVG.
+_PROBE_HEAD = """<script>window.__hpbErrors=[];
+window.addEventListener('error',function(e){window.__hpbErrors.push('error: '+(e.message||e));});
+window.addEventListener('unhandledrejection',function(e){window.__hpbErrors.push('rejection: '+e.reason);});
+(function(){var o=console.error;console.error=function(){
+window.__hpbErrors.push('console.error: '+Array.prototype.join.call(arguments,' '));
+return o.apply(console,arguments);};})();
+</script>"""
+_PROBE_TAIL = """<script>window.addEventListener('load',function(){setTimeout(function(){
+var d=document.querySelectorAll('.plotly-graph-div'),n=0;
+d.forEach(function(x){if(x.querySelector('svg.main-svg'))n++;});
+var m=document.createElement('pre');m.id='hpb-probe';
+m.textContent=JSON.stringify({figures:d.length,rendered:n,errors:window.__hpbErrors});
+document.body.appendChild(m);},1000);});</script>"""
+
+
+def _chromium() -> str:
+    for name in CHROMIUM_NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    msg = f"no Chromium found (looked for {', '.join(CHROMIUM_NAMES)}); install Debian's 'chromium'"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(msg + " -- required in CI")
+    pytest.skip(msg)
+
+
+def _render(html_path: Path, tmp_path: Path) -> dict:
+    """Open ``html_path`` with the probe in headless Chromium and return the probe's findings."""
+    probe = tmp_path / "probe.html"
+    text = html_path.read_text(encoding="utf-8")
+    probe.write_text(
+        text.replace("<head>", "<head>" + _PROBE_HEAD, 1).replace("</body>", _PROBE_TAIL + "</body>")
+    )
+    cmd = [
+        _chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=15000",
+        "--dump-dom", probe.as_uri(),
+    ]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    m = re.search(r'<pre id="hpb-probe">(.*?)</pre>', out.stdout, re.S)
+    assert m, f"probe marker missing; chromium exit {out.returncode}; stderr tail: {out.stderr[-2000:]}"
+    return json.loads(
+        m.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+    )
+
+
+def test_report_renders_every_figure_without_js_errors_in_chromium(report, tmp_path):
+    found = _render(report, tmp_path)
+    n_divs = report.read_text(encoding="utf-8").count('class="plotly-graph-div"')
+    assert found["errors"] == []
+    assert found["figures"] == n_divs >= 8
+    assert found["rendered"] == found["figures"]
+
+
+def test_browser_probe_detects_errors_and_unrendered_figures(tmp_path):
+    # The probe must be able to fail: a page with a broken figure and a thrown error.
+    page = tmp_path / "bad.html"
+    page.write_text(
+        '<!DOCTYPE html><html><head></head><body><div class="plotly-graph-div"></div>'
+        "<script>throw new Error('deliberate');</script></body></html>"
+    )
+    found = _render(page, tmp_path)
+    assert found["figures"] == 1 and found["rendered"] == 0
+    assert any("deliberate" in e for e in found["errors"])

@@ -1,0 +1,236 @@
+"""The contract every registered searcher keeps, checked over ``registry.searcher_names()``.
+
+Searchers added later (built-in or plug-in) are checked automatically. A searcher that
+cannot be imported makes its tests fail, not skip.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import multiprocessing
+import pickle
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import pytest
+
+from hpbench.registry import get_searcher_class, get_task, make_searcher, searcher_names
+from hpbench.searchers.base import Searcher
+from hpbench.tasks.base import Task
+from hpbench.trial import Suggestion
+from tests.conftest import mixed_task
+
+N_TRIALS = 12
+SEED = 1234
+
+
+def _task(name: str) -> Task:
+    return mixed_task() if name == "mixed" else get_task(name)
+
+
+def _task_names_for(searcher: str) -> list[str]:
+    cls = get_searcher_class(searcher)
+    return ["branin-mf"] if cls.needs_fidelity else ["branin", "mixed"]
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for name in searcher_names():
+        try:
+            tasks = _task_names_for(name)
+        except Exception:  # noqa: BLE001 - import errors must show as failures of the tests below
+            tasks = ["branin"]
+        cases += [pytest.param(name, t, id=f"{name}-{t}") for t in tasks]
+    return cases
+
+
+CASES = _cases()
+
+
+def _make(name: str, task: Task, seed: int = SEED, **params: Any) -> Searcher:
+    return make_searcher(name, space=task.space, fidelity=task.fidelity, seed=seed, **params)
+
+
+def _objective(task: Task, s: Suggestion) -> float:
+    return task.evaluate(s.config, budget=s.budget, seed=0).objective
+
+
+def _key(s: Suggestion) -> tuple[Any, ...]:
+    return (s.trial_id, json.dumps(dict(s.config), sort_keys=True), s.budget, s.continue_from)
+
+
+def _steps(searcher: Searcher, task: Task, n: int) -> Iterator[Suggestion]:
+    """Sequential ask/tell; stops early only when the searcher is finished."""
+    for _ in range(n):
+        s = searcher.ask()
+        if s is None:
+            assert not searcher.pending, "sequential use: None with nothing pending means finished"
+            return
+        searcher.tell(s, _objective(task, s))
+        yield s
+
+
+def sequence(name: str, task_name: str, n: int, seed: int = SEED) -> list[tuple[Any, ...]]:
+    """Module level so a spawned process can run it."""
+    task = _task(task_name)
+    return [_key(s) for s in _steps(_make(name, task, seed), task, n)]
+
+
+@functools.lru_cache(maxsize=None)
+def reference(name: str, task_name: str) -> tuple[Suggestion, ...]:
+    """The first ``N_TRIALS`` suggestions under ``SEED``, computed once per module (GP asks are slow)."""
+    task = _task(task_name)
+    searcher = _make(name, task)
+    out = tuple(_steps(searcher, task, N_TRIALS))
+    assert searcher.n_told == len(out) and not searcher.pending
+    return out
+
+
+@pytest.fixture(scope="module")
+def spawned() -> Iterator[ProcessPoolExecutor]:
+    # One spawned worker for every searcher: the interpreter start-up is paid once.
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield pool
+
+
+# ----------------------------------------------------------------------------- tests
+def test_every_registered_searcher_imports() -> None:
+    for name in searcher_names():
+        cls = get_searcher_class(name)
+        assert issubclass(cls, Searcher)
+        json.dumps(cls.param_defaults())  # `hpbench list searchers --json` and the store need this
+
+
+@pytest.mark.parametrize(("name", "task_name"), CASES)
+def test_ask_tell_round_trip_inside_the_space(name: str, task_name: str) -> None:
+    task = _task(task_name)
+    seen = list(reference(name, task_name))
+    assert len(seen) == N_TRIALS
+    assert [s.trial_id for s in seen] == list(range(N_TRIALS))
+    for s in seen:
+        assert task.space.validate(s.config) == dict(s.config)
+        if task.fidelity is None:
+            assert s.budget is None
+        else:
+            assert task.fidelity.validate(s.budget) == s.budget
+        if s.continue_from is not None:
+            earlier = seen[s.continue_from]
+            assert dict(earlier.config) == dict(s.config) and earlier.budget < s.budget
+    # not stuck on one point
+    assert len({json.dumps(dict(s.config), sort_keys=True) for s in seen}) > 1
+
+
+@pytest.mark.parametrize(("name", "task_name"), CASES)
+def test_same_seed_same_sequence(name: str, task_name: str) -> None:
+    a = [_key(s) for s in reference(name, task_name)]
+    assert sequence(name, task_name, N_TRIALS) == a
+    assert sequence(name, task_name, 3, seed=SEED + 1) != a[:3]
+
+
+@pytest.mark.parametrize(("name", "task_name"), CASES)
+def test_same_sequence_in_a_spawned_process(name: str, task_name: str, spawned: ProcessPoolExecutor) -> None:
+    n = 5
+    want = [_key(s) for s in reference(name, task_name)[:n]]
+    assert spawned.submit(sequence, name, task_name, n).result(timeout=120) == want
+
+
+@pytest.mark.parametrize(("name", "task_name"), CASES)
+def test_params_rebuild_the_same_searcher(name: str, task_name: str) -> None:
+    task = _task(task_name)
+    original = _make(name, task)
+    params = original.get_params()
+    stored = json.loads(json.dumps(params))  # what the store keeps
+    rebuilt = _make(name, task, **stored)
+    assert rebuilt.get_params() == params
+    assert [_key(s) for s in _steps(rebuilt, task, 6)] == [_key(s) for s in reference(name, task_name)[:6]]
+
+
+@pytest.mark.parametrize(("name", "task_name"), CASES)
+def test_pickle_mid_run_then_same_next_suggestions(name: str, task_name: str) -> None:
+    task = _task(task_name)
+    original = _make(name, task)
+    assert len(list(_steps(original, task, 7))) == 7
+    copy = pickle.loads(pickle.dumps(original))
+    assert copy.n_told == original.n_told == 7
+    # the copy goes on exactly as the uninterrupted searcher did
+    assert [_key(s) for s in _steps(copy, task, 4)] == [_key(s) for s in reference(name, task_name)[7:11]]
+
+
+@pytest.mark.parametrize(("name", "task_name"), CASES)
+def test_several_pending_asks(name: str, task_name: str) -> None:
+    task = _task(task_name)
+    searcher = _make(name, task)
+    asked = [searcher.ask() for _ in range(3)]
+    got = [s for s in asked if s is not None]
+    assert got, "the first ask of a fresh searcher must propose something"
+    if not searcher.synchronous:
+        assert len(got) == 3
+    assert len({s.trial_id for s in got}) == len(got)
+    assert sorted(s.trial_id for s in searcher.pending) == sorted(s.trial_id for s in got)
+    for s in got:
+        assert task.space.validate(s.config) == dict(s.config)
+    for s in reversed(got):  # results come back in any order
+        searcher.tell(s, _objective(task, s))
+    assert not searcher.pending
+    assert len(list(_steps(searcher, task, 3))) == 3
+
+
+@pytest.mark.parametrize(("name", "task_name"), CASES)
+def test_failed_trials_are_accepted(name: str, task_name: str) -> None:
+    task = _task(task_name)
+    searcher = _make(name, task)
+    for i in range(8):
+        s = searcher.ask()
+        assert s is not None
+        # every third trial fails (None), one reports NaN, the rest succeed
+        searcher.tell(s, None if i % 3 == 0 else float("nan") if i == 4 else _objective(task, s))
+        assert task.space.validate(s.config) == dict(s.config)
+    assert [obj for _, obj in searcher.history].count(None) == 4
+
+
+@pytest.mark.parametrize(("name", "task_name"), CASES)
+def test_tell_of_unknown_or_repeated_suggestion_raises(name: str, task_name: str) -> None:
+    task = _task(task_name)
+    searcher = _make(name, task)
+    s = searcher.ask()
+    assert s is not None
+    with pytest.raises(ValueError, match="pending"):
+        searcher.tell(Suggestion(999, s.config, s.budget), 1.0)
+    searcher.tell(s, 1.0)
+    with pytest.raises(ValueError, match="pending"):
+        searcher.tell(s, 1.0)
+    with pytest.raises(TypeError, match="Suggestion"):
+        searcher.tell({"trial_id": 0}, 1.0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("name", "task_name"), CASES)
+def test_bad_parameters_rejected_with_a_clear_message(name: str, task_name: str) -> None:
+    task = _task(task_name)
+    with pytest.raises(ValueError, match="'bogus_param'"):
+        _make(name, task, bogus_param=1)
+    known = get_searcher_class(name).param_names()
+    if known:
+        typo = known[0][:-1] + "x" if len(known[0]) > 3 else known[0] + "x"
+        with pytest.raises(ValueError, match=f"did you mean '{known[0]}'"):
+            _make(name, task, **{typo: 1})
+    with pytest.raises(ValueError, match="seed"):
+        _make(name, task, seed=-1)
+    with pytest.raises(TypeError, match="seed"):
+        _make(name, task, seed="1")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", [n for n in searcher_names() if n not in ("random",)])
+def test_fidelity_requirement_is_explicit(name: str) -> None:
+    cls = get_searcher_class(name)
+    branin = get_task("branin")
+    if cls.needs_fidelity:
+        with pytest.raises(ValueError, match="fidelity"):
+            _make(name, branin)
+    else:
+        # a full-fidelity searcher on a multi-fidelity task trains every trial to the top
+        mf = get_task("branin-mf")
+        searcher = _make(name, mf)
+        s = searcher.ask()
+        assert s is not None and s.budget == mf.fidelity.high
