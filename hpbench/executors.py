@@ -262,6 +262,7 @@ def _init_worker() -> None:
 def _worker_main(conn: mpc.Connection) -> None:
     """Loop of one pool process: receive a job, evaluate, send the outcome; stop at EOF or None."""
     _init_worker()
+    conn.send("ready")  # start-up (imports) is done: from now on, time counts against trials
     while True:
         try:
             job = conn.recv()
@@ -282,7 +283,7 @@ class _Worker:
         self.proc.start()
         child.close()
         self.name = f"{socket.gethostname()}:{self.proc.pid}"
-        self.results = 0
+        self.ready_at: float | None = None
 
 
 class ProcessPoolExecutor:
@@ -331,10 +332,11 @@ class ProcessPoolExecutor:
             return [w.proc.pid for w in self._all if w.proc.pid is not None]
 
     def running_since(self, fut: cf.Future[TrialOutcome]) -> float | None:
+        """When the trial started running; a worker still starting up counts as starting now."""
         with self._lock:
-            for f, since in self._busy.values():
+            for w, (f, since) in self._busy.items():
                 if f is fut:
-                    return since
+                    return time.time() if w.ready_at is None else max(since, w.ready_at)
         return None
 
     def abandon(self, fut: cf.Future[TrialOutcome]) -> None:
@@ -375,7 +377,7 @@ class ProcessPoolExecutor:
             with self._lock:
                 if self._closed:
                     return
-                conns = {w.conn: w for w in self._busy}
+                conns = {w.conn: w for w in self._all if w in self._busy or w.ready_at is None}
                 sentinels = {w.proc.sentinel: w for w in self._all}
             ready = mpc.wait([*conns, *sentinels, self._wake_r], timeout=1.0)
             with self._lock:
@@ -397,8 +399,10 @@ class ProcessPoolExecutor:
                         except (EOFError, OSError):
                             dead.append(w)
                             continue
+                        if isinstance(out, str):  # "ready"
+                            w.ready_at = time.time()
+                            continue
                         fut, _ = self._busy.pop(w)
-                        w.results += 1
                         self._startup_deaths = 0
                         self._idle.append(w)
                         if not fut.done():
@@ -423,7 +427,7 @@ class ProcessPoolExecutor:
         if item is not None and not item[0].done():
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
             item[0].set_exception(WorkerDied(f"worker process {w.name} died ({how}) while running the trial"))
-        if w.results == 0:
+        if w.ready_at is None:
             self._startup_deaths += 1
         if self._startup_deaths > 2 * self.workers:
             # Processes die before taking any work: respawning forever would not help.

@@ -110,7 +110,8 @@ class Float(_Numeric):
     kind = "float"
 
     def sample(self, rng: np.random.Generator) -> float:
-        return self.decode_unit(np.array([rng.random()]))
+        # Scalar path: same draw and value as decode_unit, without an array per call (hot path).
+        return self._decode(rng.random())
 
     def validate(self, name: str, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -126,7 +127,10 @@ class Float(_Numeric):
         return np.array([self._to_unit(float(value))])
 
     def decode_unit(self, u: np.ndarray) -> float:
-        v = self._from_unit(u[0])
+        return self._decode(u[0])
+
+    def _decode(self, u: float) -> float:
+        v = self._from_unit(u)
         return min(max(v, float(self.low)), float(self.high))
 
 
@@ -153,7 +157,7 @@ class Int(_Numeric):
         return self.low - 0.5, self.high + 0.5
 
     def sample(self, rng: np.random.Generator) -> int:
-        return self.decode_unit(np.array([rng.random()]))
+        return self._decode(rng.random())
 
     def validate(self, name: str, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)):
@@ -173,8 +177,11 @@ class Int(_Numeric):
         return np.array([(v - lo) / (hi - lo)])
 
     def decode_unit(self, u: np.ndarray) -> int:
+        return self._decode(u[0])
+
+    def _decode(self, u: float) -> int:
         lo, hi = self._edges()
-        x = lo + min(max(float(u[0]), 0.0), 1.0) * (hi - lo)
+        x = lo + min(max(float(u), 0.0), 1.0) * (hi - lo)
         v = math.exp(x) if self.log else x
         return int(min(max(round(v), self.low), self.high))
 

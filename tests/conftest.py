@@ -30,7 +30,9 @@ def mixed_space() -> SearchSpace:
 def mixed_objective(config: Mapping[str, Any], *, budget: float | None, seed: int) -> float:
     """A smooth function of every parameter, minimised near lr=1e-2, depth=3, width=64, adam."""
     value = (math.log10(config["lr"]) + 2) ** 2 + 0.1 * (config["depth"] - 3) ** 2
-    value += 0.1 * (math.log2(config["width"]) - 6) ** 2 + {"sgd": 0.5, "adam": 0.0, "rmsprop": 0.2}[config["opt"]]
+    value += (
+        0.1 * (math.log2(config["width"]) - 6) ** 2 + {"sgd": 0.5, "adam": 0.0, "rmsprop": 0.2}[config["opt"]]
+    )
     return value + 0.3 * config.get("momentum", 0.0)
 
 

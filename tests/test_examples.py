@@ -44,8 +44,19 @@ def test_custom_searcher_example_is_benchmarked_beside_random(tmp_path: Path) ->
 
 def test_spec_example_runs_from_the_cli(tmp_path: Path) -> None:
     db = tmp_path / "spec.db"
-    proc = _run([sys.executable, "-m", "hpbench", "run", str(ROOT / "examples" / "spec.toml"), "--store", str(db),
-                 "--no-progress"], tmp_path)
+    proc = _run(
+        [
+            sys.executable,
+            "-m",
+            "hpbench",
+            "run",
+            str(ROOT / "examples" / "spec.toml"),
+            "--store",
+            str(db),
+            "--no-progress",
+        ],
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     df = hb.load_results(db, "synthetic-demo")
     assert set(df.task) == {"branin-mf", "hartmann6-mf"}

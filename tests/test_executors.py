@@ -134,7 +134,9 @@ def test_shutdown_cancel_kills_workers(tasks_module: Any) -> None:
 
 
 @pytest.mark.parametrize("mode", ["pool", "dask"])
-def test_killed_worker_is_retried_then_experiment_finishes(tasks_module: Any, tmp_path: Path, mode: str) -> None:
+def test_killed_worker_is_retried_then_experiment_finishes(
+    tasks_module: Any, tmp_path: Path, mode: str
+) -> None:
     """SIGKILL of the process running a trial: retried once elsewhere, stored ok, nothing lost."""
     os.environ["HPB_SLEEP"] = "1.5"
     killed: list[int] = []
@@ -142,8 +144,14 @@ def test_killed_worker_is_retried_then_experiment_finishes(tasks_module: Any, tm
     t.start()
     try:
         res = benchmark(
-            [tasks_module.pid_sleep], ["random"], seeds=2, max_evals=2, store=tmp_path / "s.db",
-            workers=2, dask="local:2" if mode == "dask" else None, progress=False,
+            [tasks_module.pid_sleep],
+            ["random"],
+            seeds=2,
+            max_evals=2,
+            store=tmp_path / "s.db",
+            workers=2,
+            dask="local:2" if mode == "dask" else None,
+            progress=False,
         )
     finally:
         os.environ.pop("HPB_SLEEP", None)
@@ -158,8 +166,15 @@ def test_killed_worker_is_retried_then_experiment_finishes(tasks_module: Any, tm
 
 
 def test_trial_that_kills_every_worker_is_stored_failed(tasks_module: Any, tmp_path: Path) -> None:
-    res = benchmark([tasks_module.suicide], ["random"], seeds=1, max_evals=8, store=tmp_path / "s.db",
-                    workers=2, progress=False)
+    res = benchmark(
+        [tasks_module.suicide],
+        ["random"],
+        seeds=1,
+        max_evals=8,
+        store=tmp_path / "s.db",
+        workers=2,
+        progress=False,
+    )
     df = res.trials
     bad = df[df["param.x"] > 0.5]
     assert len(df) == 8 and len(bad) >= 1
@@ -186,11 +201,21 @@ def test_same_trials_with_1_or_2_workers_or_dask(tmp_path: Path) -> None:
 
 
 def test_synchronous_searchers_say_they_wait(tmp_path: Path) -> None:
-    spec = BenchmarkSpec("sync", ("branin-mf",), (parse_searcher("hyperband"), parse_searcher("random")), (0,),
-                         budget=__import__("hpbench").Budget(max_evals=6))
+    spec = BenchmarkSpec(
+        "sync",
+        ("branin-mf",),
+        (parse_searcher("hyperband"), parse_searcher("random")),
+        (0,),
+        budget=__import__("hpbench").Budget(max_evals=6),
+    )
     lines: list[str] = []
-    run_experiment(spec, RunOptions(workers=0, trials_per_run=2), store=tmp_path / "s.db", progress=False,
-                   log=lines.append)
+    run_experiment(
+        spec,
+        RunOptions(workers=0, trials_per_run=2),
+        store=tmp_path / "s.db",
+        progress=False,
+        log=lines.append,
+    )
     notes = [m for m in lines if "synchronous" in m]
     assert len(notes) == 1 and "'hyperband'" in notes[0] and "'random'" not in notes[0]
 
@@ -200,9 +225,26 @@ def test_unreachable_scheduler_is_a_clear_error_and_writes_nothing(tmp_path: Pat
     store = tmp_path / "s.db"
     t0 = time.time()
     p = subprocess.run(
-        [sys.executable, "-m", "hpbench.cli", "run", "--task", "branin", "--searcher", "random",
-         "--max-evals", "2", "--dask", "tcp://127.0.0.1:9", "--store", str(store), "--no-progress"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "hpbench.cli",
+            "run",
+            "--task",
+            "branin",
+            "--searcher",
+            "random",
+            "--max-evals",
+            "2",
+            "--dask",
+            "tcp://127.0.0.1:9",
+            "--store",
+            str(store),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     elapsed = time.time() - t0
     assert p.returncode == 2, p.stderr
@@ -222,7 +264,8 @@ def test_bad_dask_address_is_rejected() -> None:
 def test_sigint_stops_cleanly_and_closes_the_cluster(tasks_module: Any, tmp_path: Path) -> None:
     """Ctrl-C on a Dask run: exit 130, finished trials stored, runs resumable, workers gone."""
     script = tmp_path / "drive.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import sys
         import hpb_exec_tasks
         from hpbench.registry import register_task
@@ -230,9 +273,10 @@ def test_sigint_stops_cleanly_and_closes_the_cluster(tasks_module: Any, tmp_path
         if __name__ == "__main__":
             register_task("pid-sleep", hpb_exec_tasks.pid_sleep)
             sys.exit(main(["run", "--task", "pid-sleep", "--searcher", "random", "--seeds", "2",
-                           "--max-evals", "50", "--dask", "local:2", "--store", {str(tmp_path / 's.db')!r},
+                           "--max-evals", "50", "--dask", "local:2", "--store", {str(tmp_path / "s.db")!r},
                            "--no-progress"]))
-    """))
+    """)
+    )
     env = {**os.environ, "HPB_SLEEP": "0.3"}
     proc = subprocess.Popen([sys.executable, str(script)], env=env, stderr=subprocess.PIPE, text=True)
     t0 = time.time()

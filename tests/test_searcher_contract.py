@@ -15,12 +15,12 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import pytest
+from conftest import mixed_task
 
 from hpbench.registry import get_searcher_class, get_task, make_searcher, searcher_names
 from hpbench.searchers.base import Searcher
 from hpbench.tasks.base import Task
 from hpbench.trial import Suggestion
-from tests.conftest import mixed_task
 
 N_TRIALS = 12
 SEED = 1234
@@ -78,7 +78,7 @@ def sequence(name: str, task_name: str, n: int, seed: int = SEED) -> list[tuple[
     return [_key(s) for s in _steps(_make(name, task, seed), task, n)]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def reference(name: str, task_name: str) -> tuple[Suggestion, ...]:
     """The first ``N_TRIALS`` suggestions under ``SEED``, computed once per module (GP asks are slow)."""
     task = _task(task_name)

@@ -202,7 +202,9 @@ def test_conditional_parameter_present_only_when_parent_matches(space: SearchSpa
         seen.add("momentum" in config)
     assert seen == {True, False}
     # validate drops an inactive parameter instead of keeping a meaningless value
-    assert "momentum" not in space.validate({"lr": 0.01, "depth": 2, "width": 16, "opt": "adam", "momentum": 0.5})
+    assert "momentum" not in space.validate(
+        {"lr": 0.01, "depth": 2, "width": 16, "opt": "adam", "momentum": 0.5}
+    )
     # and the inactive columns encode to the neutral value
     u = space.encode({"lr": 0.01, "depth": 2, "width": 16, "opt": "adam"})
     assert u[space.columns("momentum")][0] == 0.5
@@ -250,7 +252,9 @@ def test_conditional_parameter_present_only_when_parent_matches(space: SearchSpa
         (lambda: Float(0, 1, active_if=("a", [])), ValueError, ["active_if", "at least one"]),
     ],
 )
-def test_construction_errors_name_parameter_rule_and_value(make: Any, error: type, fragments: list[str]) -> None:
+def test_construction_errors_name_parameter_rule_and_value(
+    make: Any, error: type, fragments: list[str]
+) -> None:
     with pytest.raises(error) as info:
         make()
     for fragment in fragments:
@@ -266,7 +270,11 @@ def test_construction_errors_name_parameter_rule_and_value(make: Any, error: typ
         ({"lr": "x", "depth": 2, "width": 16, "opt": "adam"}, TypeError, ["'lr'", "number", "'x'"]),
         ({"lr": 0.01, "depth": 2, "width": 16}, ValueError, ["'opt'", "missing"]),
         ({"lr": 0.01, "depth": 2, "width": 16, "opt": "sgd"}, ValueError, ["'momentum'", "missing"]),
-        ({"lr": 0.01, "depth": 2, "width": 16, "opt": "adam", "bogus": 1}, ValueError, ["unknown", "'bogus'"]),
+        (
+            {"lr": 0.01, "depth": 2, "width": 16, "opt": "adam", "bogus": 1},
+            ValueError,
+            ["unknown", "'bogus'"],
+        ),
         ([0.01, 2], TypeError, ["config", "mapping"]),
     ],
 )

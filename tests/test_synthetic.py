@@ -67,7 +67,9 @@ def test_branin_global_search_finds_nothing_below_the_optimum() -> None:
     assert min(branin(a, b) for a, b in xs) >= 0.397887 - 1e-6
 
 
-@pytest.mark.parametrize(("name", "x"), [("branin-mf", {"x1": 1.0, "x2": 3.0}), ("hartmann6-mf", _cfg([0.3] * 6))])
+@pytest.mark.parametrize(
+    ("name", "x"), [("branin-mf", {"x1": 1.0, "x2": 3.0}), ("hartmann6-mf", _cfg([0.3] * 6))]
+)
 def test_multi_fidelity_perturbation_vanishes_at_the_top_only(name: str, x: dict[str, float]) -> None:
     mf = get_task(name)
     full = get_task(name.removesuffix("-mf"))

@@ -27,7 +27,7 @@ NAMES = task_names()
 SEED = 7
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _task(name: str) -> Task:
     return get_task(name)
 

@@ -170,6 +170,11 @@ class Store:
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise StoreError(f"store {self.path!r}: not a usable SQLite database ({exc})") from None
+        except BaseException:
+            # A refused store (foreign, too new) must not stay open: the connection would
+            # keep -wal/-shm files next to a file we promised not to touch.
+            self.conn.close()
+            raise
 
     # ------------------------------------------------------------------ opening
     def _check_file(self) -> None:

@@ -82,6 +82,7 @@ class GPEIProposer(Proposer):
         self._fitted_on: dict[float, int] = {}  # budget -> number of observations of that fit
         self._batch: list[np.ndarray] = []  # encodings proposed since the model's data last changed
         self._batch_key: tuple[float, int] | None = None
+        self._proposed: list[np.ndarray] = []  # every encoding proposed, so none is proposed twice
         self._floats_only = all(isinstance(p, Float) for p in space.values()) and not space.is_conditional
         self._polish_mask = np.ones(space.width, dtype=bool)
         for name, p in space.items():
@@ -105,7 +106,7 @@ class GPEIProposer(Proposer):
     def propose(self, rng: np.random.Generator) -> dict[str, Any]:
         budget = self.model_budget()
         if budget is None:
-            return self.space.sample(rng)
+            return self._sample(rng)
         from hpbench.searchers.gp.kernel import GPPosterior  # heavy, and only needed once a model exists
         from hpbench.searchers.gp.optimizer import maximize_log_ei
 
@@ -123,7 +124,7 @@ class GPEIProposer(Proposer):
                 posterior = GPPosterior(np.vstack([X, P]), np.r_[ys, fantasy], theta)
                 best = min(best, float(np.min(fantasy)))
         except np.linalg.LinAlgError:
-            return self.space.sample(rng)
+            return self._sample(rng)
         anchors = X[np.flatnonzero(ok)[np.argsort(ys[ok], kind="stable")][:5]]
         U, _ = maximize_log_ei(
             posterior,
@@ -137,12 +138,20 @@ class GPEIProposer(Proposer):
             n_restarts=1,
             maxiter=25,
         )
-        seen = posterior.X
+        # A configuration evaluated only below the model's budget is not in the model, and EI
+        # could pick it again: exclude every earlier proposal as well.
+        seen = np.vstack([posterior.X, *self._proposed]) if self._proposed else posterior.X
         for u in U:
             if np.min(np.max(np.abs(seen - u), axis=1)) > 1e-9:
                 self._batch.append(u)
+                self._proposed.append(u)
                 return self.space.decode(u)
-        return self.space.sample(rng)  # EI found nothing new (tiny discrete space)
+        return self._sample(rng)  # EI found nothing new (tiny discrete space)
+
+    def _sample(self, rng: np.random.Generator) -> dict[str, Any]:
+        config = self.space.sample(rng)
+        self._proposed.append(self.space.encode(config))
+        return config
 
     def _fit(self, budget: float, X: np.ndarray, ys: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         from hpbench.searchers.gp.kernel import HyperPrior, default_theta, fit_hyperparameters

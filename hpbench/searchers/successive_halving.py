@@ -23,7 +23,7 @@ from hpbench.searchers.proposers import PROPOSERS, Proposer, make_proposer
 from hpbench.space import Fidelity, SearchSpace
 from hpbench.trial import Suggestion
 
-__all__ = ["SuccessiveHalving", "max_bracket", "rung_budgets", "bracket_rungs"]
+__all__ = ["SuccessiveHalving", "SynchronousBrackets", "max_bracket", "rung_budgets", "bracket_rungs"]
 
 # Relative slack when comparing r_min * eta^s with R, so that e.g. 0.1 * 10 <= 1.0 holds.
 _REL_TOL = 1e-9

@@ -1,0 +1,269 @@
+"""The SQLite results store, on real files: schema, WAL, one row per trial, refusal, export."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import sha256
+
+from hpbench.results.store import SCHEMA_VERSION, Store, StoreError, load_results, load_runs
+from hpbench.trial import TrialRecord, TrialStatus
+
+REQUIRED = [
+    "experiment",
+    "task",
+    "searcher",
+    "seed",
+    "trial",
+    "config",
+    "budget",
+    "objective",
+    "cost",
+    "status",
+    "started",
+    "finished",
+]
+
+
+def _run(store: Store, *, experiment: str = "exp", seed: int = 0, task: str = "branin-mf") -> int:
+    exp = store.get_experiment(experiment)
+    exp_id = exp[0] if exp else store.create_experiment(experiment, {"name": experiment}, "0.1.0")
+    run_id, status = store.get_or_create_run(
+        exp_id,
+        task=task,
+        task_version="1",
+        task_info={"optimum": 0.397887, "fidelity": {"high": 81}},
+        searcher="random",
+        searcher_name="random",
+        searcher_params={},
+        seed=seed,
+        budget={"max_evals": 3},
+        versions={"hpbench": "0.1.0"},
+        machine={"cpus": 2},
+    )
+    assert status == "pending"
+    return run_id
+
+
+def _rec(
+    i: int, *, status: TrialStatus = TrialStatus.OK, objective: float | None = None, error: str | None = None
+) -> TrialRecord:
+    now = time.time()
+    return TrialRecord(
+        trial_id=i,
+        config={"x1": 0.5 + i, "x2": 2.0, "kind": "a"},
+        budget=27.0,
+        status=status,
+        objective=float(i) if objective is None and status is TrialStatus.OK else objective,
+        cost=27 / 81,
+        metrics={"test_loss": 0.1 * i, "nan_metric": float("nan")},
+        error=error,
+        started=now,
+        finished=now + 0.01,
+    )
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "sub" / "hpbench.db"
+
+
+def test_new_store_has_schema_version_and_wal(db_path: Path) -> None:
+    Store(db_path).close()
+    assert db_path.exists()  # parent folder created
+    con = sqlite3.connect(db_path)
+    assert con.execute("SELECT version FROM hpbench_schema").fetchall() == [(SCHEMA_VERSION,)]
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"experiments", "runs", "trials", "hpbench_schema"} <= tables
+    con.close()
+
+
+def test_reopening_keeps_data_and_schema(db_path: Path) -> None:
+    with Store(db_path) as s:
+        run_id = _run(s)
+        s.add_trial(run_id, _rec(0))
+    with Store(db_path) as s:
+        assert s.experiment_names() == ["exp"]
+        assert [r.trial_id for r in s.run_trials(run_id)] == [0]
+        assert s.conn.execute("SELECT COUNT(*) FROM hpbench_schema").fetchone()[0] == 1
+
+
+def test_one_row_per_add_trial_each_committed_at_once(db_path: Path) -> None:
+    with Store(db_path) as s:
+        run_id = _run(s)
+        for i in range(5):
+            s.add_trial(run_id, _rec(i))
+            # another connection sees it at once: the trial is committed, not buffered
+            other = sqlite3.connect(db_path)
+            assert other.execute("SELECT COUNT(*) FROM trials").fetchone()[0] == i + 1
+            other.close()
+        with pytest.raises(sqlite3.IntegrityError):
+            s.add_trial(run_id, _rec(4))  # (run, trial) is unique
+        assert s.conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0] == 5
+
+
+def test_run_trials_round_trip(db_path: Path) -> None:
+    with Store(db_path) as s:
+        run_id = _run(s)
+        recs = [_rec(0), _rec(1, status=TrialStatus.FAILED, error="ValueError: boom")]
+        for r in recs:
+            s.add_trial(run_id, r)
+        back = s.run_trials(run_id)
+    assert [r.trial_id for r in back] == [0, 1]
+    assert back[0].config == recs[0].config and back[0].objective == 0.0 and back[0].budget == 27.0
+    assert back[0].metrics["test_loss"] == 0.0 and back[0].metrics["nan_metric"] is None
+    assert back[1].status is TrialStatus.FAILED and back[1].error == "ValueError: boom"
+
+
+def test_load_results_columns_and_values(db_path: Path) -> None:
+    with Store(db_path) as s:
+        r0 = _run(s, seed=0)
+        r1 = _run(s, seed=1)
+        for i in range(3):
+            s.add_trial(r0, _rec(i))
+        s.add_trial(r1, _rec(0))
+    df = load_results(db_path)
+    for col in REQUIRED:
+        assert col in df.columns, col
+    assert len(df) == 4
+    assert sorted(df.seed.tolist()) == [0, 0, 0, 1]
+    assert df.objective.dtype == float and df.cost.dtype == float
+    assert set(df.status) == {"ok"}
+    assert df["param.x1"].tolist()[:3] == [0.5, 1.5, 2.5]
+    assert df["metric.test_loss"].iloc[1] == pytest.approx(0.1)
+    assert json.loads(df.config.iloc[0]) == {"kind": "a", "x1": 0.5, "x2": 2.0}
+    assert (df.finished >= df.started).all()
+    assert df.optimum.iloc[0] == pytest.approx(0.397887) and df.fidelity_high.iloc[0] == 81
+    runs = load_runs(db_path)
+    assert len(runs) == 2 and list(runs.n_trials) == [3, 1]
+
+
+def test_load_results_filters_by_experiment(db_path: Path) -> None:
+    with Store(db_path) as s:
+        s.add_trial(_run(s, experiment="a"), _rec(0))
+        s.add_trial(_run(s, experiment="b"), _rec(0))
+        s.add_trial(_run(s, experiment="b", seed=1), _rec(0))
+    assert len(load_results(db_path, "a")) == 1
+    assert len(load_results(db_path, "b")) == 2
+    with pytest.raises(ValueError, match="'c'"):
+        load_results(db_path, "c")
+
+
+def test_empty_store_loads_an_empty_frame(db_path: Path) -> None:
+    Store(db_path).close()
+    df = load_results(db_path)
+    assert len(df) == 0
+    for col in REQUIRED:
+        assert col in df.columns
+
+
+@pytest.mark.parametrize("status", [TrialStatus.FAILED, TrialStatus.TIMEOUT])
+def test_failed_trial_keeps_error_text_and_nan_objective(db_path: Path, status: TrialStatus) -> None:
+    with Store(db_path) as s:
+        run_id = _run(s)
+        s.add_trial(run_id, _rec(0, status=status, objective=float("inf"), error="RuntimeError: diverged"))
+    df = load_results(db_path)
+    assert df.status.tolist() == [str(status)]
+    assert math.isnan(df.objective.iloc[0])
+    assert df.error.iloc[0] == "RuntimeError: diverged"
+
+
+# ----------------------------------------------------------------------- refusal
+def _assert_refused(path: Path, match: str, *, readonly: bool = False) -> None:
+    before = sha256(path)
+    with pytest.raises(StoreError, match=match):
+        Store(path, readonly=readonly)
+    assert sha256(path) == before
+    # no pending writes either (a read-only reader of a WAL file may leave an empty -wal)
+    wal = Path(str(path) + "-wal")
+    assert not wal.exists() or (readonly and wal.stat().st_size == 0)
+
+
+def test_refuses_a_file_that_is_not_sqlite(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("these are my notes, not a database\n" * 10)
+    _assert_refused(path, "not an SQLite database")
+    _assert_refused(path, "not an SQLite database", readonly=True)
+
+
+def test_refuses_a_foreign_sqlite_database(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE customers (id INTEGER, name TEXT)")
+    con.execute("INSERT INTO customers VALUES (1, 'x')")
+    con.commit()
+    con.close()
+    _assert_refused(path, "not an hpbench store")
+    _assert_refused(path, "not an hpbench store", readonly=True)
+
+
+def test_refuses_a_newer_schema_version(db_path: Path) -> None:
+    Store(db_path).close()
+    con = sqlite3.connect(db_path)
+    con.execute("UPDATE hpbench_schema SET version = ?", (SCHEMA_VERSION + 1,))
+    con.commit()
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    _assert_refused(db_path, "newer")
+    _assert_refused(db_path, "newer", readonly=True)
+
+
+def test_refuses_a_directory_and_a_missing_file_read_only(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="directory"):
+        Store(tmp_path)
+    with pytest.raises(StoreError, match="no such file"):
+        Store(tmp_path / "missing.db", readonly=True)
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_read_only_opening_never_writes(db_path: Path) -> None:
+    with Store(db_path) as s:
+        s.add_trial(_run(s), _rec(0))
+    # fold the WAL into the main file so a read-only reader has nothing to replay
+    con = sqlite3.connect(db_path)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    before = sha256(db_path)
+    mtime = os.stat(db_path).st_mtime_ns
+    with Store(db_path, readonly=True) as s:
+        assert s.experiment_names() == ["exp"]
+        with pytest.raises(StoreError, match="read-only"):
+            s.create_experiment("new", {}, "0")
+        with pytest.raises(sqlite3.OperationalError):
+            s.conn.execute("DELETE FROM trials")
+    load_results(db_path)
+    load_runs(db_path)
+    assert sha256(db_path) == before
+    assert os.stat(db_path).st_mtime_ns == mtime
+
+
+def test_memory_store_works() -> None:
+    with Store(":memory:") as s:
+        s.add_trial(_run(s), _rec(0))
+        assert len(s.trials_frame()) == 1
+
+
+# ------------------------------------------------------------------------ export
+def test_export_csv_and_parquet_round_trip(db_path: Path, tmp_path: Path) -> None:
+    with Store(db_path) as s:
+        run_id = _run(s)
+        s.add_trial(run_id, _rec(0))
+        s.add_trial(run_id, _rec(1, status=TrialStatus.FAILED, error="boom"))
+    df = load_results(db_path)
+    df.to_csv(tmp_path / "t.csv", index=False)
+    df.to_parquet(tmp_path / "t.parquet", index=False)
+    back_pq = pd.read_parquet(tmp_path / "t.parquet")
+    pd.testing.assert_frame_equal(back_pq, df, check_dtype=False)
+    back_csv = pd.read_csv(tmp_path / "t.csv")
+    assert list(back_csv.columns) == list(df.columns)
+    assert back_csv.objective.iloc[0] == df.objective.iloc[0] and math.isnan(back_csv.objective.iloc[1])
+    assert back_csv.status.tolist() == ["ok", "failed"]
+    assert back_csv.config.map(json.loads).tolist() == df.config.map(json.loads).tolist()
