@@ -61,8 +61,13 @@ def run_task(name: str, evals: int, seed: int = 0) -> dict[str, Any]:
     steady = cpu_times[1:] or cpu_times
     best = min(trials, key=lambda t: t["objective"])
     worst = max(trials, key=lambda t: t["objective"])
+    dead = [t for t in trials if t.get("dead_relu_share", 0.0) >= 0.5]
+    alive = [t for t in trials if t.get("dead_relu_share", 0.0) < 0.5]
     return {
         "task": name,
+        "n_mostly_dead": len(dead),
+        "median_loss_mostly_dead": statistics.median(t["objective"] for t in dead) if dead else None,
+        "median_loss_others": statistics.median(t["objective"] for t in alive) if alive else None,
         "declared_seconds": task.seconds_per_eval,
         "cpu_median": statistics.median(steady),
         "cpu_max": max(steady),
@@ -114,6 +119,10 @@ def main(argv: list[str] | None = None) -> None:
         if r["task"] == "mlp-digits":
             print(f"mlp-digits best config: {r['best']['config']}")
             print(f"mlp-digits worst config: {r['worst']['config']}")
+            print(
+                f"mlp-digits: {r['n_mostly_dead']}/{r['evals']} configs have >= 50% dead hidden units; "
+                f"median val loss {r['median_loss_mostly_dead']} vs {r['median_loss_others']} for the rest"
+            )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=2)

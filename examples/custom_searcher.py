@@ -47,8 +47,14 @@ def main() -> None:
     ap.add_argument("--store", default="results/examples.db")
     args = ap.parse_args()
     res = hb.benchmark(
-        ["branin", "hartmann3"], [OnePlusOne, "random"], seeds=3, max_evals=40, name="custom-searcher",
-        store=args.store, fresh=True, progress=False,
+        ["branin", "hartmann3"],
+        [OnePlusOne, "random"],
+        seeds=3,
+        max_evals=40,
+        name="custom-searcher",
+        store=args.store,
+        fresh=True,
+        progress=False,
     )
     print(res.trials.groupby(["task", "searcher"]).objective.min().to_string())
 

@@ -32,8 +32,14 @@ def main() -> None:
     ap.add_argument("--store", default="results/examples.db")
     args = ap.parse_args()
     res = hb.benchmark(
-        [ridge_diabetes], ["random", "gp-ei"], seeds=2, max_evals=15, name="custom-task",
-        store=args.store, fresh=True, progress=False,
+        [ridge_diabetes],
+        ["random", "gp-ei"],
+        seeds=2,
+        max_evals=15,
+        name="custom-task",
+        store=args.store,
+        fresh=True,
+        progress=False,
     )
     df = res.trials
     print(df.groupby("searcher").objective.min().to_string())

@@ -110,9 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_run(a: argparse.Namespace) -> int:
     from hpbench.budget import Budget
     from hpbench.experiment import run_experiment
-    from hpbench.spec import BenchmarkSpec, RunOptions, load_spec, parse_searcher, seeds_from
-
     from hpbench.registry import get_searcher_class, task_names
+    from hpbench.spec import BenchmarkSpec, RunOptions, load_spec, parse_searcher, seeds_from
 
     for t in a.task:
         if t not in task_names():
@@ -134,7 +133,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
             raise ValueError("run: rule 'at least one --task (or a spec file)' broken, got none")
         if not a.searcher:
             raise ValueError("run: rule 'at least one --searcher' broken, got none")
-        budget = Budget(max_evals=a.max_evals or None, max_cost=a.budget, max_seconds=a.max_seconds)
+        budget = Budget(max_evals=a.max_evals, max_cost=a.budget, max_seconds=a.max_seconds)
         spec = BenchmarkSpec(
             name=a.name or "default",
             tasks=tuple(a.task),

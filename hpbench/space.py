@@ -143,9 +143,11 @@ class Int(_Numeric):
     def __post_init__(self) -> None:
         for pname in ("low", "high"):
             value = getattr(self, pname)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                if not (isinstance(value, float) and value.is_integer()):
-                    raise TypeError(f"Int: '{pname}' must be an integer, got {value!r}")
+            integral = isinstance(value, (int, np.integer)) or (
+                isinstance(value, float) and value.is_integer()
+            )
+            if isinstance(value, bool) or not integral:
+                raise TypeError(f"Int: '{pname}' must be an integer, got {value!r}")
             object.__setattr__(self, pname, int(value))
         super().__post_init__()
 
@@ -293,9 +295,8 @@ class Fidelity:
             raise ValueError(f"Fidelity: rule 'low < high' broken, got low={self.low!r}, high={self.high!r}")
         if self.integer:
             if not (float(low).is_integer() and float(high).is_integer()):
-                raise ValueError(
-                    f"Fidelity: rule 'integer fidelity has integer bounds' broken, got {self.low!r}..{self.high!r}"
-                )
+                got = f"{self.low!r}..{self.high!r}"
+                raise ValueError(f"Fidelity: rule 'integer fidelity has integer bounds' broken, got {got}")
             object.__setattr__(self, "low", int(low))
             object.__setattr__(self, "high", int(high))
 

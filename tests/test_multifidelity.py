@@ -86,6 +86,13 @@ def test_hyperband_schedule_other_ranges_follow_the_formulas() -> None:
     ]
 
 
+def test_schedule_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="eta >= 2"):
+        hyperband_schedule(Fidelity("epochs", 1, 81), eta=1)
+    with pytest.raises(ValueError, match="min_budget \\* eta"):
+        hyperband_schedule(Fidelity("epochs", 1, 81), eta=3, min_budget=50)
+
+
 def test_budgets_stay_on_the_fidelity_grid() -> None:
     # R / r_min = 100 is no power of 3: budgets are rounded to integers, the top is R itself.
     int_sched = hyperband_schedule(Fidelity("epochs", 1, 100), eta=3)
@@ -320,7 +327,7 @@ def test_model_based_proposer_runs_and_is_deterministic(cls: type[Searcher]) -> 
     f = _hartmann_objective()
     space = Hartmann(dim=6).space
     runs = [
-        drive(cls(space=space, fidelity=Fidelity("level", 1, 27), seed=2, proposer="gp-ei"), f, 60)
+        drive(cls(space=space, fidelity=Fidelity("level", 1, 27), seed=2, proposer="gp-ei"), f, 45)
         for _ in range(2)
     ]
     assert runs[0] == runs[1]

@@ -10,13 +10,14 @@ Only the driver process writes; workers return results to it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,10 +122,8 @@ def _clean_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in metrics.items():
         if hasattr(v, "item") and not isinstance(v, (str, bytes)):
-            try:
+            with contextlib.suppress(ValueError, AttributeError):
                 v = v.item()
-            except (ValueError, AttributeError):
-                pass
         if isinstance(v, float) and not math.isfinite(v):
             v = None
         out[str(k)] = v
@@ -202,7 +201,9 @@ class Store:
         with open(p, "rb") as fh:
             head = fh.read(16)
         if head != _SQLITE_MAGIC:
-            raise StoreError(f"store: {self.path!r} is not an SQLite database (not an hpbench store); not touched")
+            raise StoreError(
+                f"store: {self.path!r} is not an SQLite database (not an hpbench store); not touched"
+            )
 
     def _init_schema(self) -> None:
         cur = self.conn.cursor()
@@ -314,8 +315,17 @@ class Store:
                 "searcher_params, seed, budget, status, versions, machine) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
                 (
-                    experiment_id, task, task_version, _json(task_info), searcher, searcher_name,
-                    _json(searcher_params), seed, _json(budget), _json(versions), _json(machine),
+                    experiment_id,
+                    task,
+                    task_version,
+                    _json(task_info),
+                    searcher,
+                    searcher_name,
+                    _json(searcher_params),
+                    seed,
+                    _json(budget),
+                    _json(versions),
+                    _json(machine),
                 ),
             )
             return int(c.lastrowid), "pending"  # type: ignore[arg-type]
@@ -328,16 +338,32 @@ class Store:
                     "UPDATE runs SET status=?, started=COALESCE(started, ?) WHERE id=?", (status, now, run_id)
                 )
             else:
-                c.execute("UPDATE runs SET status=?, finished=?, error=? WHERE id=?", (status, now, error, run_id))
+                c.execute(
+                    "UPDATE runs SET status=?, finished=?, error=? WHERE id=?", (status, now, error, run_id)
+                )
 
     # -------------------------------------------------------------------- trials
     def add_trial(self, run_id: int, rec: TrialRecord, *, cache_key: str | None = None) -> None:
         """Commit one finished trial in its own transaction."""
         objective = rec.objective if rec.objective is not None and math.isfinite(rec.objective) else None
         row = (
-            run_id, rec.trial_id, _json(dict(rec.config)), rec.budget, objective, float(rec.cost),
-            _json(_clean_metrics(rec.metrics)), str(rec.status), rec.error, rec.started, rec.finished,
-            rec.queued, rec.worker, int(rec.cached), rec.continue_from, rec.attempts, cache_key,
+            run_id,
+            rec.trial_id,
+            _json(dict(rec.config)),
+            rec.budget,
+            objective,
+            float(rec.cost),
+            _json(_clean_metrics(rec.metrics)),
+            str(rec.status),
+            rec.error,
+            rec.started,
+            rec.finished,
+            rec.queued,
+            rec.worker,
+            int(rec.cached),
+            rec.continue_from,
+            rec.attempts,
+            cache_key,
         )
         with self.transaction() as c:
             c.execute(
@@ -350,15 +376,27 @@ class Store:
     def run_trials(self, run_id: int) -> list[TrialRecord]:
         """The stored trials of a run, in trial order."""
         rows = self.conn.execute(
-            "SELECT trial, config, budget, status, objective, cost, metrics, error, started, finished, queued, "
-            "worker, cached, continue_from, attempts FROM trials WHERE run_id=? ORDER BY trial",
+            "SELECT trial, config, budget, status, objective, cost, metrics, error, started, finished, "
+            "queued, worker, cached, continue_from, attempts FROM trials WHERE run_id=? ORDER BY trial",
             (run_id,),
         ).fetchall()
         return [
             TrialRecord(
-                trial_id=r[0], config=json.loads(r[1]), budget=r[2], status=TrialStatus(r[3]), objective=r[4],
-                cost=r[5], metrics=json.loads(r[6]), error=r[7], started=r[8], finished=r[9], queued=r[10],
-                worker=r[11], cached=bool(r[12]), continue_from=r[13], attempts=r[14],
+                trial_id=r[0],
+                config=json.loads(r[1]),
+                budget=r[2],
+                status=TrialStatus(r[3]),
+                objective=r[4],
+                cost=r[5],
+                metrics=json.loads(r[6]),
+                error=r[7],
+                started=r[8],
+                finished=r[9],
+                queued=r[10],
+                worker=r[11],
+                cached=bool(r[12]),
+                continue_from=r[13],
+                attempts=r[14],
             )
             for r in rows
         ]
@@ -378,8 +416,16 @@ class Store:
         if r is None:
             return None
         return TrialRecord(
-            trial_id=r[0], config=json.loads(r[1]), budget=r[2], status=TrialStatus.OK, objective=r[3],
-            cost=r[4], metrics=json.loads(r[5]), started=r[6], finished=r[7], continue_from=r[8],
+            trial_id=r[0],
+            config=json.loads(r[1]),
+            budget=r[2],
+            status=TrialStatus.OK,
+            objective=r[3],
+            cost=r[4],
+            metrics=json.loads(r[5]),
+            started=r[6],
+            finished=r[7],
+            continue_from=r[8],
         )
 
     # ------------------------------------------------------------------- reading
@@ -438,9 +484,8 @@ def load_results(path: str | os.PathLike[str] = DEFAULT_STORE, experiment: str |
     """
     with Store(path, readonly=True) as store:
         if experiment is not None and store.get_experiment(experiment) is None:
-            raise ValueError(
-                f"experiment: no experiment {experiment!r} in {str(path)!r} (have: {store.experiment_names()})"
-            )
+            have = store.experiment_names()
+            raise ValueError(f"experiment: no experiment {experiment!r} in {str(path)!r} (have: {have})")
         return _tidy(store.trials_frame(experiment))
 
 
@@ -448,5 +493,3 @@ def load_runs(path: str | os.PathLike[str] = DEFAULT_STORE, experiment: str | No
     """One row per run: task, searcher and its parameters, seed, budget, status, versions, machine."""
     with Store(path, readonly=True) as store:
         return store.runs_frame(experiment)
-
-

@@ -16,7 +16,13 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from hpbench.searchers.successive_halving import SynchronousBrackets, bracket_rungs, max_bracket
+from hpbench.searchers.base import check_int
+from hpbench.searchers.successive_halving import (
+    SynchronousBrackets,
+    bracket_rungs,
+    check_min_budget,
+    max_bracket,
+)
 from hpbench.space import Fidelity, SearchSpace
 
 __all__ = ["Hyperband", "hyperband_schedule"]
@@ -30,7 +36,10 @@ def hyperband_schedule(
     ``n`` is computed with exact rational arithmetic, so ``ceil`` never suffers from a
     product like ``5/4 * 27`` landing a hair above an integer.
     """
-    r_min = float(fidelity.low if min_budget is None else min_budget)
+    if not isinstance(fidelity, Fidelity):
+        raise TypeError(f"hyperband_schedule: 'fidelity' must be a Fidelity, got {fidelity!r}")
+    eta = check_int("hyperband_schedule", "eta", eta, minimum=2)
+    r_min = check_min_budget("hyperband_schedule", fidelity, min_budget, eta)
     s_max = max_bracket(r_min, float(fidelity.high), eta)
     brackets = []
     for s in range(s_max, -1, -1):

@@ -33,6 +33,13 @@ from hpbench.trial import Evaluation
 __all__ = ["LogRegTask", "SVMTask", "GBDTTask"]
 
 _CHECKPOINT_FORMAT = 1
+# Worst CPU seconds of a top-fidelity evaluation over 50 random configurations on one core
+# (benchmarks/tasks.py), rounded up; unmeasured datasets get a cautious default.
+_SECONDS: dict[str, dict[str, float]] = {
+    "logreg": {"breast_cancer": 0.05, "digits": 0.5},
+    "svm": {"digits": 0.5},
+    "gbdt": {"digits": 2.0, "diabetes": 0.2},
+}
 
 
 def _check_dataset(owner: str, dataset: Any, *, classification_only: bool) -> str:
@@ -103,7 +110,7 @@ class LogRegTask(Task):
         self.fidelity = None
         self.optimum = None
         self.version = "1"
-        self.seconds_per_eval = 0.3
+        self.seconds_per_eval = _SECONDS["logreg"].get(self.dataset, 0.5)
         self.description = f"logistic regression (l1/l2/elastic net, SAGA) on {dataset}, validation log loss"
 
     def evaluate(
@@ -159,7 +166,7 @@ class SVMTask(Task):
         self.fidelity = None
         self.optimum = None
         self.version = "1"
-        self.seconds_per_eval = 0.4
+        self.seconds_per_eval = _SECONDS["svm"].get(self.dataset, 0.5)
         self.description = f"RBF SVM over (C, gamma) on {dataset}, Platt-calibrated validation log loss"
 
     def evaluate(
@@ -221,7 +228,7 @@ class GBDTTask(Task):
         self.fidelity = Fidelity("rounds", 1, 81)
         self.optimum = None
         self.version = "1"
-        self.seconds_per_eval = 2.5 if self.classification else 0.3
+        self.seconds_per_eval = _SECONDS["gbdt"].get(self.dataset, 2.0)
         kind = "classification" if self.classification else "regression (standardised target, MSE)"
         self.description = f"histogram gradient boosting on {dataset}, {kind}, fidelity rounds 1..81"
 

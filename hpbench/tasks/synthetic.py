@@ -17,6 +17,7 @@ generator seeded by (seed, config), so one (config, budget, seed) gives one valu
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -108,7 +109,9 @@ class _Synthetic(Task):
         value = self._value(config, self._z(budget))
         objective = value
         if self.noise:
-            key = [int(seed)] + [int(abs(hash(round(v, 12))) % (2**32)) for v in config.values()]
+            # A stable hash of the config (Python's hash() of str is salted per process).
+            digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).digest()
+            key = [int(seed), *np.frombuffer(digest[:16], dtype=np.uint32).tolist()]
             objective = value + self.noise * float(np.random.default_rng(key).standard_normal())
         ckpt = None if self.fidelity is None else json.dumps({"budget": budget}).encode()
         return Evaluation(objective=objective, metrics={"noiseless": value}, checkpoint=ckpt)

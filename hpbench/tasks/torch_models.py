@@ -298,7 +298,7 @@ class MLPTask(_TorchTask):
         self.fidelity = Fidelity("epochs", 1, 27)
         self.optimum = None
         self.version = "1"
-        self.seconds_per_eval = 4.0
+        self.seconds_per_eval = 2.5  # worst CPU seconds of 50 random configs, one core
         self.description = "PyTorch MLP on 8x8 digits, 8 hyperparameters, fidelity epochs 1..27"
 
     def _build(self, config: Mapping[str, Any], gen: torch.Generator) -> torch.nn.Module:
@@ -383,7 +383,7 @@ class CNNTask(_TorchTask):
         self.fidelity = Fidelity("epochs", 1, 27)
         self.optimum = None
         self.version = "1"
-        self.seconds_per_eval = 4.0
+        self.seconds_per_eval = 3.0  # worst CPU seconds of 50 random configs, one core
         self.description = (
             "PyTorch CNN on 8x8 digit images, conv type/width/bottleneck, fidelity epochs 1..27"
         )
