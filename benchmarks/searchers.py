@@ -67,7 +67,14 @@ def run_once(searcher_name: str, task_name: str, evals: int, seed: int) -> float
 
 
 def _run_job(job: tuple[str, str, int, int]) -> tuple[tuple[str, str, int, int], float]:
-    return job, run_once(*job)
+    t0 = time.perf_counter()
+    best = run_once(*job)
+    print(
+        f"  done {job[0]} on {job[1]}@{job[2]} seed {job[3]}: {best:.6g} ({time.perf_counter() - t0:.0f} s)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return job, best
 
 
 def _fmt(x: float) -> str:
@@ -76,11 +83,11 @@ def _fmt(x: float) -> str:
     return f"{x:.2e}" if x != 0 else "0"
 
 
-def quality_table(seeds: int, workers: int, names: list[str]) -> None:
+def quality_table(seeds: int, workers: int, names: list[str], columns: list[tuple[str, int]]) -> None:
     """Run every (task, searcher, seed) and print median [q25, q75] of the final regret."""
     usable = [n for n in names if _available(n) is None]
     tasks = []
-    for task_name, evals in QUALITY_TASKS:
+    for task_name, evals in columns:
         try:
             get_task(task_name)
         except Exception as exc:
@@ -186,6 +193,14 @@ def main(argv: list[str] | None = None) -> None:
         default=min(2, os.cpu_count() or 1),
         help="processes for the quality runs (the speed table always runs alone)",
     )
+    parser.add_argument(
+        "--searchers", default=",".join(QUALITY_SEARCHERS), help="comma-separated rows of the quality table"
+    )
+    parser.add_argument(
+        "--tasks",
+        default=",".join(t for t, _ in QUALITY_TASKS),
+        help="comma-separated columns of the quality table",
+    )
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-mf", action="store_true", help="skip the multi-fidelity section")
@@ -194,7 +209,8 @@ def main(argv: list[str] | None = None) -> None:
     if seeds < 1 or args.workers < 1:
         parser.error(f"--seeds and --workers must be >= 1, got {seeds} and {args.workers}")
     if not args.skip_quality:
-        quality_table(seeds, args.workers, QUALITY_SEARCHERS)
+        tasks = [(t, e) for t, e in QUALITY_TASKS if t in args.tasks.split(",")]
+        quality_table(seeds, args.workers, args.searchers.split(","), tasks)
     if not args.skip_speed:
         speed_table(2 if args.quick else 3, SPEED_SEARCHERS)
     if not args.skip_mf:

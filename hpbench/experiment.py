@@ -212,7 +212,12 @@ def _plan(path: str, spec: BenchmarkSpec, fresh: bool) -> tuple[str, bool, list[
             if not os.access(probe, os.W_OK):
                 raise StoreError(f"store: directory {str(probe)!r} is not writable for {path!r}")
         return spec.name, False, []
-    ro = Store(path, readonly=True)
+    try:
+        ro = Store(path, readonly=True)
+    except StoreError as exc:
+        if "empty file" not in str(exc):
+            raise
+        return spec.name, False, []  # another process is creating this store right now
     try:
         if not os.access(p, os.W_OK) or not os.access(p.parent, os.W_OK):
             raise StoreError(

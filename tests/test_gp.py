@@ -79,7 +79,9 @@ def test_lml_gradient_matches_finite_differences() -> None:
     prior = HyperPrior()
     theta = _theta([0.4, 0.9, 2.0], 0.8, 1e-3)
     err = scipy.optimize.check_grad(
-        lambda t: neg_log_posterior(t, X, ys, prior)[0], lambda t: neg_log_posterior(t, X, ys, prior)[1], theta
+        lambda t: neg_log_posterior(t, X, ys, prior)[0],
+        lambda t: neg_log_posterior(t, X, ys, prior)[1],
+        theta,
     )
     assert err < 1e-4 * max(1.0, np.linalg.norm(neg_log_posterior(theta, X, ys, prior)[1]))
 
@@ -108,7 +110,9 @@ def test_fit_recovers_an_irrelevant_dimension() -> None:
     assert ok
     ls = np.exp(theta[:2])
     assert ls[1] > 5 * ls[0]
-    assert log_marginal_likelihood(theta, X, ys) > log_marginal_likelihood(_theta([0.5, 0.5], 1.0, 1e-4), X, ys)
+    assert log_marginal_likelihood(theta, X, ys) > log_marginal_likelihood(
+        _theta([0.5, 0.5], 1.0, 1e-4), X, ys
+    )
 
 
 def test_fit_falls_back_when_every_start_fails() -> None:
@@ -189,8 +193,14 @@ def test_acquisition_maximiser_beats_its_own_candidates() -> None:
     X, y = _data(n=12, dim=2)
     ys = (y - y.mean()) / y.std()
     post = GPPosterior(X, ys, _theta([0.3, 0.6], 1.0, 1e-6))
-    kwargs = dict(best=float(ys.min()), xi=0.0, project=lambda U: np.clip(U, 0, 1),
-                  polish_mask=np.ones(2, bool), anchors=X[np.argsort(ys)[:3]], n_candidates=256)
+    kwargs = dict(
+        best=float(ys.min()),
+        xi=0.0,
+        project=lambda U: np.clip(U, 0, 1),
+        polish_mask=np.ones(2, bool),
+        anchors=X[np.argsort(ys)[:3]],
+        n_candidates=256,
+    )
     U0, v0 = maximize_log_ei(post, rng=np.random.default_rng(0), n_restarts=0, **kwargs)
     U1, v1 = maximize_log_ei(post, rng=np.random.default_rng(0), n_restarts=4, **kwargs)
     assert np.all(np.diff(v1) <= 0) and v1[0] >= v0[0]

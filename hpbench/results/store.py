@@ -235,6 +235,9 @@ class Store:
             raise StoreError(f"store {self.path!r}: empty file, not an hpbench store")
         self._pragmas()
         with self.transaction() as c:
+            # Another process may have created the schema while we waited for the lock.
+            if c.execute("SELECT 1 FROM sqlite_master WHERE name='hpbench_schema'").fetchone():
+                return
             for stmt in _SCHEMA.strip().split(";"):
                 if stmt.strip():
                     c.execute(stmt)

@@ -92,6 +92,8 @@ def maximize_log_ei(
     perturb_scales: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1),
     n_perturb: int | None = None,
     maxiter: int = 100,
+    snap: Projector | None = None,
+    n_exact: int = 256,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidates ranked by log EI, best first.
 
@@ -107,6 +109,9 @@ def maximize_log_ei(
         perturb_scales: standard deviations of the perturbations, cycled over.
         n_perturb: number of perturbations (default ``n_candidates // 4``).
         maxiter: L-BFGS-B iterations.
+        snap: a cheap approximation of ``project`` used for screening; when given, only the
+            ``n_exact`` best screened points are projected exactly and kept.
+        n_exact: see ``snap``.
 
     Returns:
         ``(U, values)``: (c', D) valid encodings sorted by decreasing log EI, and (c',) values.
@@ -119,8 +124,17 @@ def maximize_log_ei(
         scales = np.asarray(perturb_scales, dtype=float)[np.arange(n_perturb) % len(perturb_scales)]
         noise = rng.standard_normal((n_perturb, dim)) * scales[:, None] * polish_mask[None, :]
         pieces.append(np.clip(anchors[idx] + noise, 0.0, 1.0))
-    cand = project(np.vstack(pieces))
-    values = score(posterior, cand, best, xi)
+    cand = np.vstack(pieces)
+    if snap is None:
+        cand = project(cand)
+        values = score(posterior, cand, best, xi)
+    else:
+        # Exact projection can be slow (a Python loop per row); screen cheaply snapped
+        # points and project only the most promising ones, then score them again.
+        values = score(posterior, snap(cand), best, xi)
+        top = np.argsort(-values, kind="stable")[:n_exact]
+        cand = project(cand[top])
+        values = score(posterior, cand, best, xi)
     if n_restarts > 0 and np.any(polish_mask):
         order = np.argsort(-values, kind="stable")
         starts = []

@@ -114,9 +114,11 @@ class GPEISearcher(Searcher):
         params = list(space.values())
         self._simple = all(isinstance(p, Float) for p in params) and not space.is_conditional
         mask = np.ones(space.width, dtype=bool)
+        self._onehot: list[slice] = []
         for pname, p in space.items():
             if isinstance(p, Categorical):
                 mask[space.columns(pname)] = False
+                self._onehot.append(space.columns(pname))
         self._polish_mask = mask
         n0 = self.effective_n_init
         self._init_design = self._project(sobol_points(n0, space.width, self.rng_for(0, _STREAM_INIT)))
@@ -132,6 +134,14 @@ class GPEISearcher(Searcher):
         # Floats without conditions encode/decode as the identity on [0, 1]: skip the
         # per-row Python loop of SearchSpace.project.
         return U if self._simple else self.space.project(U)
+
+    def _snap(self, U: np.ndarray) -> np.ndarray:
+        """Clip and one-hot the categorical columns: ``_project`` without its per-row loop."""
+        U = np.clip(np.atleast_2d(U), 0.0, 1.0)
+        for sl in self._onehot:
+            block = U[:, sl]
+            U[:, sl] = block == block.max(axis=1, keepdims=True)
+        return U
 
     def _suggest(self, trial_id: int, u: np.ndarray) -> Suggestion:
         budget = None if self.fidelity is None else self.fidelity.high
@@ -185,6 +195,7 @@ class GPEISearcher(Searcher):
             anchors=anchors,
             n_candidates=self.n_candidates,
             n_restarts=self.n_restarts,
+            snap=None if self._simple else self._snap,
         )
         for u in U:
             if self._is_new(u, seen):
