@@ -9,8 +9,9 @@ MLP, epochs 1..27):
    *top-fidelity* objective. Target T1 is the median, over seeds, of random search's
    incumbent after ``C / 2`` FFE, so random search reaches it at a median cost of about
    ``C / 2`` by construction and the other rows say how much cheaper (or dearer) the same
-   quality is; T2, the stricter one, is random search's median incumbent after ``C``. A run that never reaches the target counts as infinite cost; the median is
-   then shown as ``> C`` when more than half the seeds missed.
+   quality is; T2, the stricter one, is random search's median incumbent after ``C``. A
+   run that never reaches a target counts as infinite cost; the median is then shown as
+   ``> C`` when more than half the seeds missed.
 2. Continuation versus retraining. The same schedule (one Hyperband iteration, one SH
    bracket) with promotions that continue the previous rung's checkpoint or retrain from
    scratch: total cost measured by the runner, next to the closed form

@@ -138,8 +138,16 @@ class _Timeout(BaseException):
     """Raised inside an evaluation at its deadline; a BaseException so task code can't swallow it."""
 
 
+_NAME: tuple[int, str] | None = None
+
+
 def _worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """host:pid, computed once per process (gethostname is a system call)."""
+    global _NAME
+    pid = os.getpid()
+    if _NAME is None or _NAME[0] != pid:
+        _NAME = (pid, f"{socket.gethostname()}:{pid}")
+    return _NAME[1]
 
 
 class _Deadline:

@@ -28,7 +28,15 @@ from typing import Any
 import numpy as np
 
 from hpbench.budget import Budget
-from hpbench.executors import Executor, ExecutorBroken, InProcessExecutor, TrialJob, TrialOutcome, WorkerDied
+from hpbench.executors import (
+    Executor,
+    ExecutorBroken,
+    InProcessExecutor,
+    TrialJob,
+    TrialOutcome,
+    WorkerDied,
+    evaluate_trial,
+)
 from hpbench.results.store import Store
 from hpbench.searchers.base import Searcher
 from hpbench.tasks.base import Task
@@ -46,13 +54,16 @@ def split_seed(seed: int) -> tuple[int, int]:
     return int(a.generate_state(1)[0]), int(b.generate_state(1)[0])
 
 
+_KEY_ENCODER = json.JSONEncoder(sort_keys=True, default=str)  # built once: this is on the hot path
+
+
 def cache_key(task: Task, config: Any, budget: float | None, seed: int) -> str:
     """Key of an evaluation: (task name and version, config, budget, task seed).
 
     A continuation from a checkpoint gives the same result as training straight to
     ``budget`` (the task contract), so where training started is not part of the key.
     """
-    text = json.dumps([task.name, task.version, dict(config), budget, seed], sort_keys=True, default=str)
+    text = _KEY_ENCODER.encode([task.name, task.version, dict(config), budget, seed])
     return hashlib.sha1(text.encode()).hexdigest()
 
 
@@ -62,6 +73,7 @@ class _InFlight:
     suggestion: Suggestion
     job: TrialJob
     nominal_cost: float
+    key: str | None = None
     attempts: int = 1
     submitted: float = field(default_factory=time.time)
 
@@ -252,15 +264,27 @@ def drive(
     futures: dict[cf.Future[TrialOutcome], _InFlight] = {}
     active = [r for r in runs if not r.finished]
     cursor = 0
+    use_cache = cache_scope is not False and store is not None
+    # Keys already in the store: a miss (the usual case) then costs no query.
+    known_keys: set[str] = (
+        store.cache_keys(cache_scope if isinstance(cache_scope, int) else None)
+        if use_cache and store is not None
+        else set()
+    )
+    # Trials that take microseconds are evaluated right here, without a future per trial.
+    inline = isinstance(executor, InProcessExecutor)
 
     def finish_trial(fl: _InFlight, out: TrialOutcome, cached: bool = False) -> None:
         run = fl.run
         rec = _record(fl, out, cached=cached)
-        key = cache_key(run.task, rec.config, rec.budget, run.task_seed)
+        key = fl.key
         # Charge what was committed at ask time; the task's own cost figure wins when given.
         run.cost_committed += rec.cost - fl.nominal_cost
         if store is not None and run.run_id is not None:
-            store.add_trial(run.run_id, rec, cache_key=key if rec.status is TrialStatus.OK else None)
+            ok = rec.status is TrialStatus.OK
+            store.add_trial(run.run_id, rec, cache_key=key if ok else None)
+            if ok and key is not None and use_cache:
+                known_keys.add(key)
         run.inflight.pop(fl.suggestion.trial_id, None)
         run.keep_checkpoint(
             rec.trial_id, rec.budget, out.checkpoint if rec.status is TrialStatus.OK else None
@@ -271,6 +295,9 @@ def drive(
 
     def submit(fl: _InFlight) -> None:
         fl.submitted = time.time()
+        if inline:
+            finish_trial(fl, evaluate_trial(fl.job))
+            return
         futures[executor.submit(fl.job)] = fl
 
     def fill() -> None:
@@ -297,20 +324,20 @@ def drive(
                     checkpoint=run.checkpoint_for(s),
                     timeout=trial_timeout,
                 )
-                fl = _InFlight(run=run, suggestion=s, job=job, nominal_cost=run.nominal_cost(s))
+                key = cache_key(run.task, s.config, s.budget, run.task_seed) if store is not None else None
+                fl = _InFlight(run=run, suggestion=s, job=job, nominal_cost=run.nominal_cost(s), key=key)
                 run.inflight[s.trial_id] = fl
                 progressed = True
-                if cache_scope is not False and store is not None and _from_cache(fl, store, cache_scope):
+                if use_cache and key in known_keys and _from_cache(fl, store, cache_scope):
                     continue
                 submit(fl)
             cursor += 1
             active = [r for r in active if not r.finished]
 
     def _from_cache(fl: _InFlight, store: Store, scope: int | None | bool) -> bool:
-        run, s = fl.run, fl.suggestion
-        hit = store.find_cached(
-            cache_key(run.task, s.config, s.budget, run.task_seed), scope if isinstance(scope, int) else None
-        )
+        s = fl.suggestion
+        assert fl.key is not None
+        hit = store.find_cached(fl.key, scope if isinstance(scope, int) else None)
         if hit is None:
             return False
         now = time.time()

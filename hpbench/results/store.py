@@ -87,6 +87,13 @@ CREATE INDEX trials_cache_key ON trials(cache_key);
 """
 
 
+_INSERT_TRIAL = (
+    "INSERT INTO trials (run_id, trial, config, budget, objective, cost, metrics, status, error, "
+    "started, finished, queued, worker, cached, continue_from, attempts, cache_key) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 class StoreError(ValueError):
     """The store file cannot be used (not an hpbench store, corrupt, too new, not writable)."""
 
@@ -106,7 +113,7 @@ class RunRow:
 
 
 def _json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_json_default, allow_nan=False)
+    return _ENCODER.encode(obj)
 
 
 def _json_default(obj: Any) -> Any:
@@ -117,9 +124,15 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"value of type {type(obj).__name__} is not JSON-serialisable: {obj!r}")
 
 
+# Built once: json.dumps with non-default options builds a new encoder per call (hot path).
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_json_default, allow_nan=False)
+
+
 def _clean_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """JSON has no NaN/inf: store them as None so the row stays valid JSON."""
     out: dict[str, Any] = {}
+    if not metrics:
+        return out
     for k, v in metrics.items():
         if hasattr(v, "item") and not isinstance(v, (str, bytes)):
             with contextlib.suppress(ValueError, AttributeError):
@@ -357,7 +370,7 @@ class Store:
             objective,
             float(rec.cost),
             _json(_clean_metrics(rec.metrics)),
-            str(rec.status),
+            getattr(rec.status, "value", rec.status),
             rec.error,
             rec.started,
             rec.finished,
@@ -368,13 +381,11 @@ class Store:
             rec.attempts,
             cache_key,
         )
-        with self.transaction() as c:
-            c.execute(
-                "INSERT INTO trials (run_id, trial, config, budget, objective, cost, metrics, status, error, "
-                "started, finished, queued, worker, cached, continue_from, attempts, cache_key) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
+        if self.readonly:
+            raise StoreError(f"store {self.path!r}: opened read-only")
+        # One statement in autocommit mode is one transaction: committed when execute returns.
+        conn = self.conn
+        _retry_locked(lambda: conn.execute(_INSERT_TRIAL, row))
 
     def run_trials(self, run_id: int) -> list[TrialRecord]:
         """The stored trials of a run, in trial order."""
@@ -403,6 +414,15 @@ class Store:
             )
             for r in rows
         ]
+
+    def cache_keys(self, experiment_id: int | None) -> set[str]:
+        """Keys of the ok trials (of one experiment, or of all when None), for a fast miss test."""
+        sql = "SELECT t.cache_key FROM trials t JOIN runs r ON t.run_id = r.id WHERE t.cache_key IS NOT NULL"
+        args: tuple[Any, ...] = ()
+        if experiment_id is not None:
+            sql += " AND r.experiment_id=?"
+            args = (experiment_id,)
+        return {row[0] for row in self.conn.execute(sql, args)}
 
     def find_cached(self, cache_key: str, experiment_id: int | None) -> TrialRecord | None:
         """An ok trial with this cache key (within ``experiment_id``, or anywhere when None)."""
