@@ -172,7 +172,10 @@ def run_experiment(
         try:
             for r in todo:
                 db.set_run_status(r.run_id, "running")  # type: ignore[arg-type]
-            with _progress(todo, enabled=progress) as on_trial:
+            # The driver's own numerics (GP fits) get one BLAS thread when trials run in
+            # worker processes, so they don't fight the workers for the cores.
+            limits = _driver_thread_limit(executor.workers if options.dask is None and options.workers else 0)
+            with limits, _progress(todo, enabled=progress) as on_trial:
                 drive(
                     todo,
                     executor,
@@ -323,6 +326,14 @@ def _prepare_runs(
                         run.replay(stored)
                 runs.append(run)
     return runs
+
+
+def _driver_thread_limit(local_workers: int) -> Any:
+    if local_workers < (os.cpu_count() or 1):
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1)
 
 
 class _progress:
