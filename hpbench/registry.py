@@ -43,6 +43,7 @@ _BUILTIN_SEARCHERS: dict[str, str] = {
     "optuna-cmaes": _S + "optuna_adapter:OptunaCMAES",
     "optuna-qmc": _S + "optuna_adapter:OptunaQMC",
     "optuna-random": _S + "optuna_adapter:OptunaRandom",
+    "skopt": _S + "skopt_adapter:SkoptSearcher",
     "skopt-gp": _S + "skopt_adapter:SkoptGP",
     "skopt-rf": _S + "skopt_adapter:SkoptRF",
     "skopt-et": _S + "skopt_adapter:SkoptET",
