@@ -266,10 +266,10 @@ def drive(
     cursor = 0
     use_cache = cache_scope is not False and store is not None
     # Keys already in the store: a miss (the usual case) then costs no query.
-    known_keys: set[str] = (
-        store.cache_keys(cache_scope if isinstance(cache_scope, int) else None)
+    known_keys: dict[str, int] = (
+        store.cache_index(cache_scope if isinstance(cache_scope, int) else None)
         if use_cache and store is not None
-        else set()
+        else {}
     )
     # Trials that take microseconds are evaluated right here, without a future per trial.
     inline = isinstance(executor, InProcessExecutor)
@@ -282,9 +282,9 @@ def drive(
         run.cost_committed += rec.cost - fl.nominal_cost
         if store is not None and run.run_id is not None:
             ok = rec.status is TrialStatus.OK
-            store.add_trial(run.run_id, rec, cache_key=key if ok else None)
+            row_id = store.add_trial(run.run_id, rec, cache_key=key if ok else None)
             if ok and key is not None and use_cache:
-                known_keys.add(key)
+                known_keys.setdefault(key, row_id)
         run.inflight.pop(fl.suggestion.trial_id, None)
         run.keep_checkpoint(
             rec.trial_id, rec.budget, out.checkpoint if rec.status is TrialStatus.OK else None
@@ -337,7 +337,7 @@ def drive(
     def _from_cache(fl: _InFlight, store: Store, scope: int | None | bool) -> bool:
         s = fl.suggestion
         assert fl.key is not None
-        hit = store.find_cached(fl.key, scope if isinstance(scope, int) else None)
+        hit = store.cached_trial(known_keys[fl.key])
         if hit is None:
             return False
         now = time.time()

@@ -60,7 +60,7 @@ def test_spec_example_runs_from_the_cli(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     df = hb.load_results(db, "synthetic-demo")
     assert set(df.task) == {"branin-mf", "hartmann6-mf"}
-    assert set(df.searcher) == {"random", "gp-ei", "hyperband:eta=3"}
+    assert set(df.searcher) == {"random", "gp-ei:n_init=8", "hyperband:eta=3"}
     cost = df.groupby(["task", "searcher", "seed"]).cost.sum()
     # Each run stops at its cost budget of 30 (the last trial may overshoot by < 1).
     assert ((cost >= 29) & (cost < 31)).all(), cost
