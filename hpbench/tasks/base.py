@@ -13,6 +13,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
+
 from hpbench.space import Fidelity, SearchSpace
 from hpbench.trial import Evaluation
 
@@ -58,6 +60,23 @@ class Task(ABC):
                 raise ValueError(f"budget: task '{self.name}' has no fidelity, got {budget!r}")
             return None
         return self.fidelity.validate(self.fidelity.high if budget is None else budget)
+
+    def check_inputs(
+        self, config: Any, budget: float | None, seed: Any, checkpoint: bytes | None
+    ) -> tuple[dict[str, Any], float | None, int]:
+        """Validate what ``evaluate`` receives; return (clean config, budget, seed).
+
+        Raises ValueError/TypeError naming the input: a config outside the space, a
+        budget off the fidelity, a negative or non-integer seed, or a checkpoint for a
+        task that has no fidelity (nothing to continue).
+        """
+        config = self.space.validate(config)
+        budget = self.check_budget(budget)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise TypeError(f"seed: must be a non-negative integer, got {seed!r}")
+        if checkpoint is not None and self.fidelity is None:
+            raise ValueError(f"checkpoint: task '{self.name}' has no fidelity and takes none, got bytes")
+        return config, budget, int(seed)
 
     def info(self) -> dict[str, Any]:
         return {
@@ -112,8 +131,7 @@ class FunctionTask(Task):
         seed: int = 0,
         checkpoint: bytes | None = None,
     ) -> Evaluation:
-        config = self.space.validate(config)
-        budget = self.check_budget(budget)
+        config, budget, seed = self.check_inputs(config, budget, seed, checkpoint)
         out = self.fn(config, budget=budget, seed=seed)
         if isinstance(out, Evaluation):
             return out

@@ -34,7 +34,6 @@ __all__ = [
     "cross_entropy_from_logits",
     "accuracy",
     "check_resume",
-    "check_seed",
 ]
 
 # The split never moves with the run seed: one constant for all runs and all tasks.
@@ -210,10 +209,3 @@ def check_resume(task: str, fidelity: str, saved: float, budget: float) -> None:
             f"checkpoint: task '{task}': rule 'checkpoint {fidelity} <= budget' broken, "
             f"got checkpoint at {saved} {fidelity} for budget {budget}"
         )
-
-
-def check_seed(seed: Any) -> int:
-    """The run's task seed as a plain non-negative int."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise TypeError(f"seed: must be a non-negative integer, got {seed!r}")
-    return int(seed)

@@ -24,7 +24,6 @@ from hpbench.tasks.datasets import (
     Split,
     accuracy,
     check_resume,
-    check_seed,
     cross_entropy,
     load_split,
 )
@@ -123,11 +122,7 @@ class LogRegTask(Task):
     ) -> Evaluation:
         from sklearn.linear_model import LogisticRegression
 
-        config = self.space.validate(config)
-        self.check_budget(budget)
-        seed = check_seed(seed)
-        if checkpoint is not None:
-            raise ValueError(f"checkpoint: task '{self.name}' has no fidelity and takes none, got bytes")
+        config, _, seed = self.check_inputs(config, budget, seed, checkpoint)
         split = load_split(self.dataset)
         l1_ratio = {"l1": 1.0, "l2": 0.0}.get(config["penalty"], config.get("l1_ratio"))
         model = LogisticRegression(
@@ -181,11 +176,8 @@ class SVMTask(Task):
         from sklearn.model_selection import StratifiedKFold
         from sklearn.svm import SVC
 
-        config = self.space.validate(config)
-        self.check_budget(budget)
-        check_seed(seed)  # the fit is deterministic; the seed is accepted for the contract
-        if checkpoint is not None:
-            raise ValueError(f"checkpoint: task '{self.name}' has no fidelity and takes none, got bytes")
+        # The fit is deterministic; the seed is checked and accepted for the contract.
+        config, _, _ = self.check_inputs(config, budget, seed, checkpoint)
         split = load_split(self.dataset)
         model = CalibratedClassifierCV(
             SVC(C=config["C"], gamma=config["gamma"], kernel="rbf"),
@@ -242,9 +234,8 @@ class GBDTTask(Task):
     ) -> Evaluation:
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-        config = self.space.validate(config)
-        rounds = int(self.check_budget(budget))  # type: ignore[arg-type]
-        seed = check_seed(seed)
+        config, budget, seed = self.check_inputs(config, budget, seed, checkpoint)
+        rounds = int(budget)  # type: ignore[arg-type]
         split = load_split(self.dataset)
         if checkpoint is None:
             cls = HistGradientBoostingClassifier if self.classification else HistGradientBoostingRegressor

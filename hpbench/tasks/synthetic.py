@@ -98,8 +98,7 @@ class _Synthetic(Task):
         seed: int = 0,
         checkpoint: bytes | None = None,
     ) -> Evaluation:
-        config = self.space.validate(config)
-        budget = self.check_budget(budget)
+        config, budget, seed = self.check_inputs(config, budget, seed, checkpoint)
         if checkpoint is not None:
             start = json.loads(checkpoint)["budget"]
             if budget is None or start > budget:

@@ -28,7 +28,7 @@ import numpy as np
 
 from hpbench.space import Categorical, Fidelity, Float, Int, SearchSpace
 from hpbench.tasks.base import Task
-from hpbench.tasks.datasets import accuracy, check_resume, check_seed, cross_entropy_from_logits, load_split
+from hpbench.tasks.datasets import accuracy, check_resume, cross_entropy_from_logits, load_split
 from hpbench.trial import Evaluation
 
 if TYPE_CHECKING:
@@ -105,9 +105,8 @@ class _TorchTask(Task):
     ) -> Evaluation:
         import torch
 
-        config = self.space.validate(config)
-        epochs = int(self.check_budget(budget))  # type: ignore[arg-type]
-        seed = check_seed(seed)
+        config, budget, seed = self.check_inputs(config, budget, seed, checkpoint)
+        epochs = int(budget)  # type: ignore[arg-type]
         data = _tensors()
         with _torch_settings():
             gen = _generator(seed)
