@@ -515,8 +515,14 @@ class DaskExecutor:
         # For the LocalCluster (its scheduler lives in this process): no scheduler-side
         # retries, and at most one task per single-threaded worker, so a dying worker takes
         # exactly one trial with it. A remote scheduler uses its own configuration.
+        # The workers' statistical profiler samples every thread's stack every 10 ms; on
+        # busy single-threaded workers that costs trial time, and hpbench never reads it.
         dask.config.set(
-            {"distributed.scheduler.allowed-failures": 0, "distributed.scheduler.worker-saturation": 1.0}
+            {
+                "distributed.scheduler.allowed-failures": 0,
+                "distributed.scheduler.worker-saturation": 1.0,
+                "distributed.worker.profile.enabled": False,
+            }
         )
         self.address = address
         self._cluster: Any = None
