@@ -88,9 +88,9 @@ def main() -> None:
             print(f"  {label:<18} first start -> last finish {span:7.2f} s, idle {idle_share(df):5.1%}")
 
         asha = BenchmarkSpec("asha", (a.task,), (parse_searcher("asha"),), (0,), Budget(max_cost=a.asha_cost))
-        wall, df = timed(asha, RunOptions(dask="local:2", trials_per_run=2), Path(tmp) / "asha.db")
+        wall, df = timed(asha, RunOptions(dask="local:2", trials_per_run=4), Path(tmp) / "asha.db")
         print(
-            f"asha on dask local:2, trials_per_run=2, cost budget {a.asha_cost:g}: {len(df)} trials, "
+            f"asha on dask local:2, trials_per_run=4, cost budget {a.asha_cost:g}: {len(df)} trials, "
             f"wall {wall:.2f} s, workers idle {idle_share(df):.1%} of the time (target < 10%)"
         )
 

@@ -260,7 +260,12 @@ def drive(
             experiment; None = reuse evaluations of any experiment in the store.
         on_trial: called after each finished trial (progress display).
     """
-    slots = max(1, executor.workers)
+    # One queued trial per worker on top of the running ones hides the driver's own
+    # latency (commit, tell, ask) from the workers. Not with a trial timeout: a queued
+    # trial's clock would start before it runs.
+    inline = isinstance(executor, InProcessExecutor)
+    prefetch = 0 if inline or trial_timeout is not None else executor.workers
+    slots = max(1, executor.workers) + prefetch
     futures: dict[cf.Future[TrialOutcome], _InFlight] = {}
     active = [r for r in runs if not r.finished]
     cursor = 0
@@ -271,8 +276,7 @@ def drive(
         if use_cache and store is not None
         else {}
     )
-    # Trials that take microseconds are evaluated right here, without a future per trial.
-    inline = isinstance(executor, InProcessExecutor)
+    # Trials that take microseconds are evaluated right here (inline), without a future.
 
     def finish_trial(fl: _InFlight, out: TrialOutcome, cached: bool = False) -> None:
         run = fl.run
