@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--workers",
         type=_positive_int,
-        help="local worker processes (default 1; 0 = evaluate in this process)",
+        help="local worker processes (default: one per core; 0 = evaluate in this process)",
     )
     r.add_argument("--dask", help="Dask scheduler address tcp://HOST:8786, or local:N for a LocalCluster")
     r.add_argument("--trial-timeout", type=_positive_float, help="seconds before a trial is stopped")

@@ -21,6 +21,7 @@ parameters as other keys (or under ``params``).
 from __future__ import annotations
 
 import math
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -161,7 +162,7 @@ class BenchmarkSpec:
 class RunOptions:
     """How to execute; may change between a run and its resume."""
 
-    workers: int = 1
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # one process per core
     dask: str | None = None
     trial_timeout: float | None = None
     trials_per_run: int | None = None
