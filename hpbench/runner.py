@@ -332,13 +332,13 @@ def drive(
                 fl = _InFlight(run=run, suggestion=s, job=job, nominal_cost=run.nominal_cost(s), key=key)
                 run.inflight[s.trial_id] = fl
                 progressed = True
-                if use_cache and key in known_keys and _from_cache(fl, store, cache_scope):
+                if use_cache and key in known_keys and _from_cache(fl, store):
                     continue
                 submit(fl)
             cursor += 1
             active = [r for r in active if not r.finished]
 
-    def _from_cache(fl: _InFlight, store: Store, scope: int | None | bool) -> bool:
+    def _from_cache(fl: _InFlight, store: Store) -> bool:
         s = fl.suggestion
         assert fl.key is not None
         hit = store.cached_trial(known_keys[fl.key])

@@ -238,28 +238,36 @@ def regret_curves(
     return fig
 
 
+def _fraction_curves(
+    df: pd.DataFrame, value: str, label: str, fmt: str, colors: dict[str, str] | None
+) -> go.Figure:
+    """One step line per searcher of ``value`` against the fraction of the budget spent."""
+    go = _go()
+    fig = go.Figure()
+    searchers = sorted(df["searcher"].unique())
+    colors = colors or searcher_colors(searchers)
+    for s in searchers:
+        d = df[df["searcher"] == s].sort_values("fraction")
+        fig.add_trace(
+            go.Scatter(
+                x=100 * d["fraction"],
+                y=d[value],
+                mode="lines",
+                name=s,
+                line={"color": colors[s], "width": 2, "shape": "hv"},
+                hovertemplate=f"{s}<br>%{{x:.0f}}% of budget<br>{label} %{{y:{fmt}}}<extra></extra>",
+            )
+        )
+    return fig
+
+
 def rank_curves(ranks: pd.DataFrame, *, title: str, colors: dict[str, str] | None = None) -> go.Figure:
     """Average rank (1 = best) against the fraction of the budget spent.
 
     Args:
         ranks: output of ``analysis.average_rank``.
     """
-    go = _go()
-    fig = go.Figure()
-    searchers = sorted(ranks["searcher"].unique())
-    colors = colors or searcher_colors(searchers)
-    for s in searchers:
-        d = ranks[ranks["searcher"] == s].sort_values("fraction")
-        fig.add_trace(
-            go.Scatter(
-                x=100 * d["fraction"],
-                y=d["rank"],
-                mode="lines",
-                name=s,
-                line={"color": colors[s], "width": 2, "shape": "hv"},
-                hovertemplate=f"{s}<br>%{{x:.0f}}% of budget<br>rank %{{y:.2f}}<extra></extra>",
-            )
-        )
+    fig = _fraction_curves(ranks, "rank", "rank", ".2f", colors)
     _layout(fig, title=title)
     fig.update_layout(
         xaxis_title="budget spent (% of each task's largest)",
@@ -275,22 +283,7 @@ def score_curves(scores: pd.DataFrame, *, title: str, colors: dict[str, str] | N
     Args:
         scores: output of ``analysis.mean_over_tasks`` on normalised scores.
     """
-    go = _go()
-    fig = go.Figure()
-    searchers = sorted(scores["searcher"].unique())
-    colors = colors or searcher_colors(searchers)
-    for s in searchers:
-        d = scores[scores["searcher"] == s].sort_values("fraction")
-        fig.add_trace(
-            go.Scatter(
-                x=100 * d["fraction"],
-                y=d["value"],
-                mode="lines",
-                name=s,
-                line={"color": colors[s], "width": 2, "shape": "hv"},
-                hovertemplate=f"{s}<br>%{{x:.0f}}% of budget<br>score %{{y:.3f}}<extra></extra>",
-            )
-        )
+    fig = _fraction_curves(scores, "value", "score", ".3f", colors)
     fig.add_hline(y=0, line={"color": "#999", "dash": "dot", "width": 1})
     fig.add_hline(y=1, line={"color": "#999", "dash": "dot", "width": 1})
     _layout(fig, title=title)

@@ -14,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hpbench.searchers.base import Searcher, check_choice, check_int
-from hpbench.searchers.proposers import PROPOSERS, Proposer, make_proposer
+from hpbench.searchers.base import Searcher
+from hpbench.searchers.proposers import Proposer, make_proposer
 from hpbench.searchers.successive_halving import (
     PROPOSE_STREAM,
-    check_min_budget,
+    init_halving_params,
     max_bracket,
     rank_key,
     rung_budgets,
@@ -77,14 +77,7 @@ class ASHA(Searcher):
         continuation: bool = True,
     ) -> None:
         super().__init__(space=space, fidelity=fidelity, seed=seed)
-        owner = type(self).__name__
-        self.eta = check_int(owner, "eta", eta, minimum=2)
-        self.min_budget = min_budget
-        r_min = check_min_budget(owner, self.fidelity, min_budget, self.eta)
-        self.proposer = check_choice(owner, "proposer", proposer, PROPOSERS)
-        if not isinstance(continuation, bool):
-            raise TypeError(f"{owner}: 'continuation' must be True or False, got {continuation!r}")
-        self.continuation = continuation
+        r_min = init_halving_params(self, eta, min_budget, proposer, continuation)
         self._proposer: Proposer = make_proposer(proposer, space=space)
         self._budgets = rung_budgets(
             max_bracket(r_min, float(self.fidelity.high), self.eta), self.fidelity, r_min, self.eta

@@ -112,6 +112,21 @@ class _Bracket:
         return self.rungs[self.level][1]
 
 
+def init_halving_params(
+    searcher: Searcher, eta: Any, min_budget: Any, proposer: Any, continuation: Any
+) -> float:
+    """Check and store the parameters every halving searcher takes; return ``r_min``."""
+    owner = type(searcher).__name__
+    assert searcher.fidelity is not None  # needs_fidelity: the base class refused None
+    searcher.eta = check_int(owner, "eta", eta, minimum=2)  # type: ignore[attr-defined]
+    searcher.min_budget = min_budget  # type: ignore[attr-defined]
+    searcher.proposer = check_choice(owner, "proposer", proposer, PROPOSERS)  # type: ignore[attr-defined]
+    if not isinstance(continuation, bool):
+        raise TypeError(f"{owner}: 'continuation' must be True or False, got {continuation!r}")
+    searcher.continuation = continuation  # type: ignore[attr-defined]
+    return check_min_budget(owner, searcher.fidelity, min_budget, searcher.eta)  # type: ignore[attr-defined]
+
+
 class SynchronousBrackets(Searcher):
     """Runs brackets of Successive Halving one after the other; subclasses choose the brackets.
 
@@ -139,18 +154,11 @@ class SynchronousBrackets(Searcher):
         continuation: bool = True,
     ) -> None:
         super().__init__(space=space, fidelity=fidelity, seed=seed)
-        owner = type(self).__name__
-        self.eta = check_int(owner, "eta", eta, minimum=2)
-        self.min_budget = min_budget
-        self._r_min = check_min_budget(owner, self.fidelity, min_budget, self.eta)
+        self._r_min = init_halving_params(self, eta, min_budget, proposer, continuation)
         self._s_max = max_bracket(self._r_min, float(self.fidelity.high), self.eta)
         if max_iterations is not None:
-            max_iterations = check_int(owner, "max_iterations", max_iterations, minimum=1)
+            max_iterations = check_int(type(self).__name__, "max_iterations", max_iterations, minimum=1)
         self.max_iterations = max_iterations
-        self.proposer = check_choice(owner, "proposer", proposer, PROPOSERS)
-        if not isinstance(continuation, bool):
-            raise TypeError(f"{owner}: 'continuation' must be True or False, got {continuation!r}")
-        self.continuation = continuation
         self._proposer: Proposer = make_proposer(proposer, space=space)
         self._bracket: _Bracket | None = None
         self._n_started = 0  # brackets started so far

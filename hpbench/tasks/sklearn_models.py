@@ -106,9 +106,6 @@ class LogRegTask(Task):
                 "l1_ratio": Float(0.0, 1.0, active_if=("penalty", ["elasticnet"])),
             }
         )
-        self.fidelity = None
-        self.optimum = None
-        self.version = "1"
         self.seconds_per_eval = _SECONDS["logreg"].get(self.dataset, 0.5)
         self.description = f"logistic regression (l1/l2/elastic net, SAGA) on {dataset}, validation log loss"
 
@@ -158,9 +155,6 @@ class SVMTask(Task):
         self.dataset = _check_dataset("SVMTask", dataset, classification_only=True)
         self.name = f"svm-{dataset.replace('_', '-')}"
         self.space = SearchSpace({"C": Float(1e-2, 1e4, log=True), "gamma": Float(1e-5, 1e1, log=True)})
-        self.fidelity = None
-        self.optimum = None
-        self.version = "1"
         self.seconds_per_eval = _SECONDS["svm"].get(self.dataset, 0.5)
         self.description = f"RBF SVM over (C, gamma) on {dataset}, Platt-calibrated validation log loss"
 
@@ -218,7 +212,6 @@ class GBDTTask(Task):
             }
         )
         self.fidelity = Fidelity("rounds", 1, 81)
-        self.optimum = None
         self.version = "1"
         self.seconds_per_eval = _SECONDS["gbdt"].get(self.dataset, 2.0)
         kind = "classification" if self.classification else "regression (standardised target, MSE)"

@@ -295,7 +295,6 @@ class MLPTask(_TorchTask):
             }
         )
         self.fidelity = Fidelity("epochs", 1, 27)
-        self.optimum = None
         self.version = "1"
         self.seconds_per_eval = 2.5  # worst CPU seconds of 50 random configs, one core
         self.description = "PyTorch MLP on 8x8 digits, 8 hyperparameters, fidelity epochs 1..27"
@@ -380,7 +379,6 @@ class CNNTask(_TorchTask):
             }
         )
         self.fidelity = Fidelity("epochs", 1, 27)
-        self.optimum = None
         self.version = "1"
         self.seconds_per_eval = 3.0  # worst CPU seconds of 50 random configs, one core
         self.description = (
