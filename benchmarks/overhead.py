@@ -13,7 +13,7 @@ of the repeats is reported. Target: hpbench persisting every trial >= 2x Optuna 
 
 Usage::
 
-    python benchmarks/overhead.py [--trials 5000] [--sqlite-trials 100] [--repeats 3]
+    python benchmarks/overhead.py [--trials 5000] [--sqlite-trials 100] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--trials", type=int, default=5000, help="trials for hpbench and in-memory Optuna")
     ap.add_argument("--sqlite-trials", type=int, default=100, help="trials for Optuna on SQLite")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     a = ap.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="hpbench-overhead-") as tmp:

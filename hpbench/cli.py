@@ -163,6 +163,12 @@ def _cmd_run(a: argparse.Namespace) -> int:
     if a.report:
         path = result.report(a.report)
         print(f"report written to {path}")
+    failed = int((result.runs.status == "failed").sum())
+    if failed:
+        print(
+            f"hpbench: {failed} run(s) failed (their searcher raised); see `hpbench status`", file=sys.stderr
+        )
+        return 1
     return 0
 
 
@@ -218,6 +224,8 @@ def _cmd_status(a: argparse.Namespace) -> int:
                 f"  {r.task:<20} {r.searcher:<24} seed {r.seed:<4} {r.status:<9} trials {prog:<9} "
                 f"cost {cost_s:<7} best {best_s}"
             )
+            if r.status == "failed" and isinstance(r.error, str):
+                print(f"    error: {r.error[:300]}")
     return 0
 
 

@@ -126,7 +126,7 @@ _task_cache: dict[str, Task] = {}
 
 
 def _resolve_task(ref: str | Task) -> Task:
-    if isinstance(ref, Task):
+    if not isinstance(ref, str):
         return ref
     if ref not in _task_cache:
         from hpbench.registry import get_task
@@ -208,8 +208,11 @@ def evaluate_trial(job: TrialJob) -> TrialOutcome:
     worker = _worker_name()
     try:
         task = _resolve_task(job.task)
-        with _Deadline(job.timeout):
+        if job.timeout is None:
             ev = task.evaluate(job.config, budget=job.budget, seed=job.seed, checkpoint=job.checkpoint)
+        else:
+            with _Deadline(job.timeout):
+                ev = task.evaluate(job.config, budget=job.budget, seed=job.seed, checkpoint=job.checkpoint)
         obj = float(ev.objective)
         if not math.isfinite(obj):
             msg = f"objective is {obj!r} (not finite)"

@@ -186,7 +186,10 @@ def run_experiment(
                     on_trial=on_trial,
                 )
             for r in todo:
-                db.set_run_status(r.run_id, "finished")  # type: ignore[arg-type]
+                if r.error is not None:
+                    say(f"run {r.run_id} ({r.task.name}, {r.label}) failed, its other trials kept: {r.error}")
+                status = "finished" if r.error is None else "failed"
+                db.set_run_status(r.run_id, status, error=r.error)  # type: ignore[arg-type]
         except sqlite3.Error as exc:
             # Disk full, file made read-only...: every trial committed so far is kept.
             n = sum(len(r.records) for r in runs)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import dataclasses
 import hashlib
-import json
 import math
 import time
 from collections import OrderedDict
@@ -37,7 +36,7 @@ from hpbench.executors import (
     WorkerDied,
     evaluate_trial,
 )
-from hpbench.results.store import Store
+from hpbench.results.store import Store, encode_config
 from hpbench.searchers.base import Searcher
 from hpbench.tasks.base import Task
 from hpbench.trial import Suggestion, TrialRecord, TrialStatus
@@ -54,16 +53,18 @@ def split_seed(seed: int) -> tuple[int, int]:
     return int(a.generate_state(1)[0]), int(b.generate_state(1)[0])
 
 
-_KEY_ENCODER = json.JSONEncoder(sort_keys=True, default=str)  # built once: this is on the hot path
-
-
 def cache_key(task: Task, config: Any, budget: float | None, seed: int) -> str:
     """Key of an evaluation: (task name and version, config, budget, task seed).
 
     A continuation from a checkpoint gives the same result as training straight to
     ``budget`` (the task contract), so where training started is not part of the key.
     """
-    text = _KEY_ENCODER.encode([task.name, task.version, dict(config), budget, seed])
+    return _key(task, encode_config(config), budget, seed)
+
+
+def _key(task: Task, config_json: str, budget: float | None, seed: int) -> str:
+    # The stored config text is hashed as it is: the config is encoded once per trial.
+    text = f"{task.name!r}\x00{task.version!r}\x00{budget!r}\x00{seed!r}\x00{config_json}"
     return hashlib.sha1(text.encode()).hexdigest()
 
 
@@ -74,6 +75,7 @@ class _InFlight:
     job: TrialJob
     nominal_cost: float
     key: str | None = None
+    config_json: str | None = None
     attempts: int = 1
     submitted: float = field(default_factory=time.time)
 
@@ -110,6 +112,7 @@ class RunState:
         self._checkpoint_bytes = 0
         self.best = math.inf
         self.finished = False
+        self.error: str | None = None  # the searcher raised: the run stops, the others go on
 
     # ------------------------------------------------------------------ budget
     def nominal_cost(self, s: Suggestion) -> float:
@@ -171,13 +174,22 @@ class RunState:
         return self.task.fidelity is None or budget is None or budget >= self.task.fidelity.high
 
     # --------------------------------------------------------------- proposing
+    def _searcher_failed(self, during: str, exc: Exception) -> None:
+        self.error = f"searcher {self.label!r} raised in {during}: {type(exc).__name__}: {exc}"[:2000]
+
     def next_suggestion(self) -> Suggestion | None:
+        if self.error is not None:
+            return None
         if self.requeue:
             return self.requeue.pop(0)
         if not self.budget_left():
             return None
         t0 = time.perf_counter()
-        s = self.searcher.ask()
+        try:
+            s = self.searcher.ask()
+        except Exception as exc:  # noqa: BLE001 - a broken searcher stops its own run only
+            self._searcher_failed("ask", exc)
+            return None
         self.seconds += time.perf_counter() - t0
         if s is None:
             return None
@@ -205,7 +217,11 @@ class RunState:
 
     def complete(self, s: Suggestion, rec: TrialRecord) -> None:
         t0 = time.perf_counter()
-        self.searcher.tell(s, rec.objective if rec.status is TrialStatus.OK else None)
+        if self.error is None:
+            try:
+                self.searcher.tell(s, rec.objective if rec.status is TrialStatus.OK else None)
+            except Exception as exc:  # noqa: BLE001 - the trial is stored; the run stops
+                self._searcher_failed("tell", exc)
         self.seconds += time.perf_counter() - t0 + (rec.finished - rec.started)
         self.records.append(rec)
         if rec.status is TrialStatus.OK and rec.objective is not None and self._is_top(rec.budget):
@@ -213,6 +229,7 @@ class RunState:
 
 
 Progress = Callable[[RunState, TrialRecord], None]
+_STATUS = {s.value: s for s in TrialStatus}  # TrialStatus(text) goes through EnumMeta.__call__
 
 
 def _record(fl: _InFlight, out: TrialOutcome, *, cached: bool = False) -> TrialRecord:
@@ -222,7 +239,7 @@ def _record(fl: _InFlight, out: TrialOutcome, *, cached: bool = False) -> TrialR
         trial_id=s.trial_id,
         config=dict(s.config),
         budget=s.budget,
-        status=TrialStatus(out.status),
+        status=_STATUS[out.status],
         objective=out.objective,
         cost=cost,
         metrics=dict(out.metrics),
@@ -286,7 +303,9 @@ def drive(
         run.cost_committed += rec.cost - fl.nominal_cost
         if store is not None and run.run_id is not None:
             ok = rec.status is TrialStatus.OK
-            row_id = store.add_trial(run.run_id, rec, cache_key=key if ok else None)
+            row_id = store.add_trial(
+                run.run_id, rec, cache_key=key if ok else None, config_json=fl.config_json
+            )
             if ok and key is not None and use_cache:
                 known_keys.setdefault(key, row_id)
         run.inflight.pop(fl.suggestion.trial_id, None)
@@ -328,11 +347,13 @@ def drive(
                     checkpoint=run.checkpoint_for(s),
                     timeout=trial_timeout,
                 )
-                key = cache_key(run.task, s.config, s.budget, run.task_seed) if store is not None else None
-                fl = _InFlight(run=run, suggestion=s, job=job, nominal_cost=run.nominal_cost(s), key=key)
+                fl = _InFlight(run=run, suggestion=s, job=job, nominal_cost=run.nominal_cost(s))
+                if store is not None:
+                    fl.config_json = encode_config(s.config)
+                    fl.key = _key(run.task, fl.config_json, s.budget, run.task_seed)
                 run.inflight[s.trial_id] = fl
                 progressed = True
-                if use_cache and key in known_keys and _from_cache(fl, store):
+                if use_cache and fl.key in known_keys and _from_cache(fl, store):
                     continue
                 submit(fl)
             cursor += 1

@@ -84,23 +84,26 @@ class _Numeric:
         if self.log and not low > 0:
             raise ValueError(f"{owner}: rule 'log=True needs low > 0' broken, got low={self.low!r}")
         object.__setattr__(self, "active_if", _normalise_condition(owner, self.active_if))
+        # The unit-cube map u -> lo + u * span (then exp when log), set once (hot path).
+        lo, hi = self._edges()
+        object.__setattr__(self, "_lo", lo)
+        object.__setattr__(self, "_span", hi - lo)
+
+    def _edges(self) -> tuple[float, float]:
+        if self.log:
+            return math.log(self.low), math.log(self.high)
+        return float(self.low), float(self.high)
 
     @property
     def width(self) -> int:
         return 1
 
     def _to_unit(self, value: float) -> float:
-        if self.log:
-            lo, hi = math.log(self.low), math.log(self.high)
-            return (math.log(value) - lo) / (hi - lo)
-        return (value - self.low) / (self.high - self.low)
+        return ((math.log(value) if self.log else value) - self._lo) / self._span
 
     def _from_unit(self, u: float) -> float:
-        u = min(max(float(u), 0.0), 1.0)
-        if self.log:
-            lo, hi = math.log(self.low), math.log(self.high)
-            return math.exp(lo + u * (hi - lo))
-        return self.low + u * (self.high - self.low)
+        x = self._lo + min(max(float(u), 0.0), 1.0) * self._span
+        return math.exp(x) if self.log else x
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,11 @@ class Float(_Numeric):
     kind = "float"
 
     def sample(self, rng: np.random.Generator) -> float:
-        # Scalar path: same draw and value as decode_unit, without an array per call (hot path).
-        return self._decode(rng.random())
+        return self.from_uniform(rng.random())
+
+    def from_uniform(self, u: float) -> float:
+        """The value at quantile ``u`` of the prior (uniform, or log-uniform)."""
+        return self._decode(u)
 
     def validate(self, name: str, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -154,12 +160,17 @@ class Int(_Numeric):
     def _edges(self) -> tuple[float, float]:
         # Bins of equal width in (log-)space; the half-integer edges make every value
         # own the same share of [0, 1] on a linear scale.
+        low, high = int(self.low), int(self.high)
         if self.log:
-            return math.log(self.low - 0.5 if self.low > 0.5 else self.low), math.log(self.high + 0.5)
-        return self.low - 0.5, self.high + 0.5
+            return math.log(low - 0.5 if low > 0.5 else low), math.log(high + 0.5)
+        return low - 0.5, high + 0.5
 
     def sample(self, rng: np.random.Generator) -> int:
-        return self._decode(rng.random())
+        return self.from_uniform(rng.random())
+
+    def from_uniform(self, u: float) -> int:
+        """The value at quantile ``u`` of the prior (equal-width bins, linear or log)."""
+        return self._decode(u)
 
     def validate(self, name: str, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)):
@@ -174,18 +185,14 @@ class Int(_Numeric):
         return v
 
     def encode_unit(self, value: Any) -> np.ndarray:
-        lo, hi = self._edges()
         v = math.log(int(value)) if self.log else float(value)
-        return np.array([(v - lo) / (hi - lo)])
+        return np.array([(v - self._lo) / self._span])
 
     def decode_unit(self, u: np.ndarray) -> int:
         return self._decode(u[0])
 
     def _decode(self, u: float) -> int:
-        lo, hi = self._edges()
-        x = lo + min(max(float(u), 0.0), 1.0) * (hi - lo)
-        v = math.exp(x) if self.log else x
-        return int(min(max(round(v), self.low), self.high))
+        return int(min(max(round(self._from_unit(u)), self.low), self.high))
 
 
 @dataclass(frozen=True)
@@ -211,12 +218,17 @@ class Categorical:
             raise ValueError(f"Categorical: rule 'choices are distinct' broken, got {list(choices)!r}")
         object.__setattr__(self, "choices", choices)
         object.__setattr__(self, "active_if", _normalise_condition("Categorical", self.active_if))
+        object.__setattr__(self, "_exact", {(type(c), c): i for i, c in enumerate(choices)})
 
     @property
     def width(self) -> int:
         return len(self.choices)
 
     def index(self, value: Any) -> int:
+        try:  # exact (type, value) match: one dict lookup (hot path)
+            return self._exact[(type(value), value)]
+        except (KeyError, TypeError):
+            pass
         for i, c in enumerate(self.choices):
             if type(c) is type(value) and c == value:
                 return i
@@ -226,7 +238,12 @@ class Categorical:
         raise KeyError(value)
 
     def sample(self, rng: np.random.Generator) -> _Scalar:
-        return self.choices[int(rng.integers(len(self.choices)))]
+        return self.from_uniform(rng.random())
+
+    def from_uniform(self, u: float) -> _Scalar:
+        """Choice ``floor(u * n)``: one uniform draw, like the numeric parameters."""
+        n = len(self.choices)
+        return self.choices[min(int(u * n), n - 1)]
 
     def validate(self, name: str, value: Any) -> _Scalar:
         try:
@@ -359,6 +376,7 @@ class SearchSpace(Mapping[str, Param]):
             self._slices[name] = slice(start, start + p.width)
             start += p.width
         self._width = start
+        self._conditional = any(p.active_if is not None for p in items.values())
 
     # Mapping protocol -------------------------------------------------------------
     def __getitem__(self, name: str) -> Param:
@@ -405,22 +423,30 @@ class SearchSpace(Mapping[str, Param]):
 
     @property
     def is_conditional(self) -> bool:
-        return any(p.active_if is not None for p in self._params.values())
+        return self._conditional
 
     # Sampling, validation, encoding ---------------------------------------------
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
-        """One configuration drawn from the prior (uniform / log-uniform / uniform choice)."""
+        """One configuration drawn from the prior (uniform / log-uniform / uniform choice).
+
+        One uniform draw per parameter, in order, active or not, so the stream does not
+        depend on which conditional parameters are active.
+        """
+        draws = rng.random(len(self._params)).tolist()
+        if not self._conditional:
+            return {name: p.from_uniform(u) for (name, p), u in zip(self._params.items(), draws)}
         config: dict[str, Any] = {}
-        for name, p in self._params.items():
-            value = p.sample(rng)  # always draw, so the stream does not depend on activity
+        for (name, p), u in zip(self._params.items(), draws):
             if self.is_active(name, config):
-                config[name] = value
+                config[name] = p.from_uniform(u)
         return config
 
     def validate(self, config: Any) -> dict[str, Any]:
         """Return a clean copy of ``config`` or raise naming the parameter and the rule."""
-        if not isinstance(config, Mapping):
+        if type(config) is not dict and not isinstance(config, Mapping):
             raise TypeError(f"config: must be a mapping of parameter -> value, got {config!r}")
+        if not self._conditional and config.keys() == self._params.keys():  # the usual case, fast
+            return {name: p.validate(name, config[name]) for name, p in self._params.items()}
         unknown = [k for k in config if k not in self._params]
         if unknown:
             raise ValueError(f"config: unknown parameter {unknown[0]!r} (known: {list(self._params)})")

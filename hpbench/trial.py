@@ -68,7 +68,7 @@ class Evaluation:
             object.__setattr__(self, "objective", obj)
         if self.cost is not None and (not math.isfinite(float(self.cost)) or float(self.cost) < 0):
             raise ValueError(f"Evaluation: rule 'cost >= 0 and finite' broken, got {self.cost!r}")
-        if not isinstance(self.metrics, Mapping):
+        if type(self.metrics) is not dict and not isinstance(self.metrics, Mapping):
             raise TypeError(f"Evaluation: 'metrics' must be a mapping, got {self.metrics!r}")
         if self.checkpoint is not None and not isinstance(self.checkpoint, (bytes, bytearray)):
             raise TypeError(f"Evaluation: 'checkpoint' must be bytes, got {type(self.checkpoint).__name__}")

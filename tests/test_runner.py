@@ -266,3 +266,61 @@ def test_benchmark_same_trials_with_two_workers_and_in_process(tmp_path: Path) -
     a, b = run(0), run(2)
     assert len(a) == 12
     assert a.equals(b)
+
+
+class _BreaksAfterThree(Searcher):
+    """Raises in ``tell`` of its third trial and in any ``ask`` after that."""
+
+    name = "breaks-after-three"
+
+    def __init__(self, *, space: SearchSpace, fidelity: Fidelity | None = None, seed: int = 0) -> None:
+        super().__init__(space=space, fidelity=fidelity, seed=seed)
+
+    def _ask(self, trial_id: int) -> Suggestion:
+        if trial_id >= 3:
+            raise RuntimeError("ask after the break")
+        return Suggestion(trial_id, self.space.sample(self.rng_for(trial_id)))
+
+    def _tell(self, suggestion: Suggestion, objective: float | None) -> None:
+        if suggestion.trial_id == 2:
+            raise ZeroDivisionError("model blew up")
+
+
+def test_a_searcher_that_raises_fails_its_run_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    res = hb.benchmark(
+        ["branin"],
+        [_BreaksAfterThree, "random"],
+        seeds=2,
+        max_evals=5,
+        store=tmp_path / "s.db",
+        progress=False,
+    )
+    runs = res.runs.set_index(["searcher", "seed"])
+    broken = runs.loc["breaks-after-three"]
+    assert (broken.status == "failed").all()
+    assert broken.error.str.contains("raised in tell: ZeroDivisionError: model blew up").all()
+    assert (runs.loc["random"].status == "finished").all()
+    counts = res.trials.groupby("searcher").size()
+    # The third trial finished and is stored even though telling it failed.
+    assert counts["breaks-after-three"] == 2 * 3 and counts["random"] == 2 * 5
+    assert "failed, its other trials kept" in capsys.readouterr().err
+
+
+def test_cli_run_exits_1_when_a_run_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hpbench import registry
+    from hpbench.cli import main
+
+    monkeypatch.setitem(registry._extra_searchers, "breaks-after-three", _BreaksAfterThree)
+    args = ["run", "--task", "branin", "--searcher", "breaks-after-three", "--searcher", "random"]
+    store = str(tmp_path / "s.db")
+    code = main([*args, "--seeds", "1", "--max-evals", "4", "--store", store, "--no-progress"])
+    assert code == 1
+    assert "1 run(s) failed" in capsys.readouterr().err
+    assert main(["status", "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert "breaks-after-three       seed 0    failed" in out
+    assert "error: searcher 'breaks-after-three' raised in tell: ZeroDivisionError: model blew up" in out

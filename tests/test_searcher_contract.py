@@ -10,6 +10,7 @@ import functools
 import json
 import multiprocessing
 import pickle
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -188,6 +189,22 @@ def test_failed_trials_are_accepted(name: str, task_name: str) -> None:
         searcher.tell(s, None if i % 3 == 0 else float("nan") if i == 4 else _objective(task, s))
         assert task.space.validate(s.config) == dict(s.config)
     assert [obj for _, obj in searcher.history].count(None) == 4
+
+
+@pytest.mark.parametrize(("name", "task_name"), CASES)
+def test_objectives_near_the_float_limit_keep_the_searcher_working(name: str, task_name: str) -> None:
+    """Finite but extreme objectives (a diverged loss) must not overflow a model or stop the run."""
+    task = _task(task_name)
+    searcher = _make(name, task)
+    extremes = [1e308, -1e308, 1e300, 1e-300, 0.0, -1e307]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        for i in range(14):
+            s = searcher.ask()
+            assert s is not None
+            searcher.tell(s, extremes[i % len(extremes)] if i % 2 == 0 else _objective(task, s))
+        s = searcher.ask()
+    assert s is not None and task.space.validate(s.config) == dict(s.config)
 
 
 @pytest.mark.parametrize(("name", "task_name"), CASES)

@@ -267,3 +267,80 @@ def test_export_csv_and_parquet_round_trip(db_path: Path, tmp_path: Path) -> Non
     assert back_csv.objective.iloc[0] == df.objective.iloc[0] and math.isnan(back_csv.objective.iloc[1])
     assert back_csv.status.tolist() == ["ok", "failed"]
     assert back_csv.config.map(json.loads).tolist() == df.config.map(json.loads).tolist()
+
+
+_V1_TRIALS = """CREATE TABLE trials (
+    id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), trial INTEGER NOT NULL,
+    config TEXT NOT NULL, budget REAL, objective REAL, cost REAL NOT NULL, metrics TEXT NOT NULL,
+    status TEXT NOT NULL, error TEXT, started REAL NOT NULL, finished REAL NOT NULL, queued REAL,
+    worker TEXT, cached INTEGER NOT NULL DEFAULT 0, continue_from INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 1, cache_key TEXT, UNIQUE (run_id, trial))"""
+
+
+def _as_schema_1(path: Path) -> None:
+    """Rewrite a store in the schema-1 layout: small sequential row ids and a unique index."""
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("BEGIN")
+    con.execute("ALTER TABLE trials RENAME TO trials_now")
+    con.execute(_V1_TRIALS)
+    cols = [r[1] for r in con.execute("PRAGMA table_info(trials_now)") if r[1] != "id"]
+    names = ", ".join(cols)
+    # interleave the runs, as concurrent runs did
+    con.execute(f"INSERT INTO trials ({names}) SELECT {names} FROM trials_now ORDER BY trial, run_id")
+    con.execute("DROP TABLE trials_now")
+    con.execute("UPDATE hpbench_schema SET version = 1")
+    con.execute("COMMIT")
+    con.close()
+
+
+def test_schema_1_store_reads_then_upgrades_in_one_transaction(db_path: Path) -> None:
+    with Store(db_path) as s:
+        runs = [_run(s, seed=k) for k in range(3)]
+        for run_id in runs:
+            for i in range(4):
+                s.add_trial(run_id, _rec(i), cache_key=f"k{run_id}-{i}")
+    before = load_results(db_path)
+    _as_schema_1(db_path)
+    con = sqlite3.connect(db_path)
+    assert con.execute("SELECT MAX(id) FROM trials").fetchone()[0] == 12  # really the old layout
+    con.close()
+
+    # Read-only: nothing is written, and everything reads as before.
+    digest = sha256(db_path)
+    with Store(db_path, readonly=True) as s:
+        assert s.schema_version == 1
+        assert [r.trial_id for r in s.run_trials(runs[1])] == [0, 1, 2, 3]
+        assert s.runs_frame()["n_trials"].tolist() == [4, 4, 4]
+    pd.testing.assert_frame_equal(load_results(db_path), before)
+    assert sha256(db_path) == digest
+
+    # Writable: upgraded, same trials, packed row ids, and it takes new trials.
+    with Store(db_path) as s:
+        assert s.schema_version == SCHEMA_VERSION == 2
+        s.add_trial(runs[0], _rec(4))
+        with pytest.raises(sqlite3.IntegrityError):
+            s.add_trial(runs[2], _rec(3))  # (run, trial) stays unique
+        ids = [r[0] for r in s.conn.execute("SELECT id FROM trials WHERE run_id = ?", (runs[2],))]
+        assert ids == [runs[2] * 2**32 + i for i in range(4)]
+        assert s.cache_index(None)[f"k{runs[2]}-3"] == runs[2] * 2**32 + 3
+        assert s.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    con = sqlite3.connect(db_path)
+    assert con.execute("SELECT version FROM hpbench_schema").fetchall() == [(2,)]
+    con.close()
+    after = load_results(db_path)
+    assert len(after) == 13
+    pd.testing.assert_frame_equal(after[after.trial < 4].reset_index(drop=True), before)
+
+
+def test_trial_row_id_is_its_run_and_number(db_path: Path) -> None:
+    """The packed key keeps a run's trials contiguous; a trial number past 2**32 is refused."""
+    with Store(db_path) as s:
+        a, b = _run(s, seed=0), _run(s, seed=1)
+        for i in (2, 0, 1):
+            s.add_trial(b, _rec(i))
+            s.add_trial(a, _rec(i))
+        assert [r.trial_id for r in s.run_trials(b)] == [0, 1, 2]
+        assert s.runs_frame()["n_trials"].tolist() == [3, 3]
+        with pytest.raises(sqlite3.IntegrityError):
+            s.add_trial(a, _rec(2**32))
+        assert s.conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0] == 6

@@ -2,8 +2,15 @@
 
 The file is opened in WAL mode with ``synchronous=NORMAL``: a committed trial survives
 the process being killed (SIGKILL, OOM); only a power loss can take the last
-transactions. Nothing is written to a file until it has been checked to be an
-hpbench store (or a new, empty file) with a schema this code understands.
+transactions.
+
+A trial's row id is its key, ``run_id * 2**32 + trial`` (schema 2): the table's own
+B-tree keeps the (run, trial) pairs unique and in order, so a commit writes one B-tree
+page instead of two (schema 1 had a separate unique index; its stores are upgraded in
+one transaction the first time they are opened for writing).
+
+Nothing is written to a file until it has been checked to be an hpbench store (or a
+new, empty file) with a schema this code understands.
 
 Only the driver process writes; workers return results to it.
 """
@@ -29,7 +36,8 @@ from hpbench.trial import TrialRecord, TrialStatus
 
 __all__ = ["Store", "StoreError", "SCHEMA_VERSION", "load_results", "load_runs", "DEFAULT_STORE"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+_RUN_STRIDE = 2**32  # trial row id = run_id * _RUN_STRIDE + trial
 DEFAULT_STORE = "results/hpbench.db"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _T = TypeVar("_T")
@@ -63,7 +71,7 @@ CREATE TABLE runs (
     UNIQUE (experiment_id, task, searcher, seed)
 );
 CREATE TABLE trials (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY,  -- run_id * 4294967296 + trial
     run_id INTEGER NOT NULL REFERENCES runs(id),
     trial INTEGER NOT NULL,
     config TEXT NOT NULL,
@@ -81,16 +89,19 @@ CREATE TABLE trials (
     continue_from INTEGER,
     attempts INTEGER NOT NULL DEFAULT 1,
     cache_key TEXT,
-    UNIQUE (run_id, trial)
+    CHECK (trial >= 0 AND trial < 4294967296 AND id = run_id * 4294967296 + trial)
 );
 """
 
 
-_INSERT_TRIAL = (
-    "INSERT INTO trials (run_id, trial, config, budget, objective, cost, metrics, status, error, "
-    "started, finished, queued, worker, cached, continue_from, attempts, cache_key) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_TRIAL_COLUMNS = (
+    "run_id, trial, config, budget, objective, cost, metrics, status, error, "
+    "started, finished, queued, worker, cached, continue_from, attempts, cache_key"
 )
+_INSERT_TRIAL = f"INSERT INTO trials (id, {_TRIAL_COLUMNS}) VALUES ({', '.join(['?'] * 18)})"
+
+
+_STATUS_TEXT = {s: s.value for s in TrialStatus}  # Enum.value is a slow descriptor (hot path)
 
 
 class StoreError(ValueError):
@@ -113,6 +124,11 @@ class RunRow:
 
 def _json(obj: Any) -> str:
     return _ENCODER.encode(obj)
+
+
+def encode_config(config: Mapping[str, Any]) -> str:
+    """A configuration as the store keeps it: compact JSON, keys sorted (also hashed for the cache)."""
+    return _ENCODER.encode(config if type(config) is dict else dict(config))
 
 
 def _json_default(obj: Any) -> Any:
@@ -235,8 +251,11 @@ class Store:
             if not check or check[0] != "ok":
                 detail = check[0] if check else "no answer"
                 raise StoreError(f"store {self.path!r}: the file is corrupt ({detail}); not touched")
+            self.schema_version = version
             if not self.readonly:
                 self._pragmas()
+                if version < SCHEMA_VERSION:
+                    self._upgrade()
             return
         if tables:
             raise StoreError(
@@ -246,6 +265,7 @@ class Store:
         if self.readonly:
             raise StoreError(f"store {self.path!r}: empty file, not an hpbench store")
         self._pragmas()
+        self.schema_version = SCHEMA_VERSION
         with self.transaction() as c:
             # Another process may have created the schema while we waited for the lock.
             if c.execute("SELECT 1 FROM sqlite_master WHERE name='hpbench_schema'").fetchone():
@@ -254,6 +274,34 @@ class Store:
                 if stmt.strip():
                     c.execute(stmt)
             c.execute("INSERT INTO hpbench_schema (version) VALUES (?)", (SCHEMA_VERSION,))
+
+    def _upgrade(self) -> None:
+        """Schema 1 -> 2 in one transaction: trials keyed by their packed row id."""
+        with self.transaction() as c:
+            # Another process may have upgraded the file while we waited for the lock.
+            if c.execute("SELECT version FROM hpbench_schema").fetchone()[0] >= SCHEMA_VERSION:
+                self.schema_version = SCHEMA_VERSION
+                return
+            create = _SCHEMA[_SCHEMA.index("CREATE TABLE trials (") :].strip().rstrip(";")
+            c.execute(create.replace("CREATE TABLE trials (", "CREATE TABLE trials_v2 (", 1))
+            c.execute(
+                f"INSERT INTO trials_v2 (id, {_TRIAL_COLUMNS}) SELECT run_id * {_RUN_STRIDE} + trial, "
+                f"{_TRIAL_COLUMNS} FROM trials ORDER BY run_id, trial"
+            )
+            c.execute("DROP TABLE trials")
+            c.execute("ALTER TABLE trials_v2 RENAME TO trials")
+            c.execute("UPDATE hpbench_schema SET version = ?", (SCHEMA_VERSION,))
+        self.schema_version = SCHEMA_VERSION
+
+    def _of_run(self, run: str) -> str:
+        """SQL condition: trial row ``t`` belongs to run ``run`` (a column or ``:run``).
+
+        On schema 2 a range of the row id (the table's own B-tree); on a schema-1 file
+        opened read-only, its (run_id, trial) index.
+        """
+        if self.schema_version >= 2:
+            return f"t.id BETWEEN {run} * {_RUN_STRIDE} AND {run} * {_RUN_STRIDE} + {_RUN_STRIDE - 1}"
+        return f"t.run_id = {run}"
 
     def _pragmas(self) -> None:
         if self.path != ":memory:":
@@ -358,18 +406,24 @@ class Store:
                 )
 
     # -------------------------------------------------------------------- trials
-    def add_trial(self, run_id: int, rec: TrialRecord, *, cache_key: str | None = None) -> int:
-        """Commit one finished trial in its own transaction; returns its row id."""
+    def add_trial(
+        self, run_id: int, rec: TrialRecord, *, cache_key: str | None = None, config_json: str | None = None
+    ) -> int:
+        """Commit one finished trial in its own transaction; returns its row id.
+
+        ``config_json``: ``encode_config(rec.config)`` when the caller already has it.
+        """
         objective = rec.objective if rec.objective is not None and math.isfinite(rec.objective) else None
         row = (
+            run_id * _RUN_STRIDE + rec.trial_id,
             run_id,
             rec.trial_id,
-            _json(dict(rec.config)),
+            encode_config(rec.config) if config_json is None else config_json,
             rec.budget,
             objective,
             float(rec.cost),
-            _json(_clean_metrics(rec.metrics)),
-            getattr(rec.status, "value", rec.status),
+            _json(_clean_metrics(rec.metrics)) if rec.metrics else "{}",
+            _STATUS_TEXT.get(rec.status, rec.status),
             rec.error,
             rec.started,
             rec.finished,
@@ -391,8 +445,9 @@ class Store:
         """The stored trials of a run, in trial order."""
         rows = self.conn.execute(
             "SELECT trial, config, budget, status, objective, cost, metrics, error, started, finished, "
-            "queued, worker, cached, continue_from, attempts FROM trials WHERE run_id=? ORDER BY trial",
-            (run_id,),
+            f"queued, worker, cached, continue_from, attempts FROM trials t WHERE {self._of_run(':run')} "
+            "ORDER BY trial",
+            {"run": run_id},
         ).fetchall()
         return [
             TrialRecord(
@@ -463,7 +518,7 @@ class Store:
         sql = (
             "SELECT e.name AS experiment, r.id AS run_id, r.task, r.task_version, r.task_info, r.searcher, "
             "r.searcher_name, r.searcher_params, r.seed, r.budget, r.status, "
-            "(SELECT COUNT(*) FROM trials t WHERE t.run_id = r.id) AS n_trials, "
+            f"(SELECT COUNT(*) FROM trials t WHERE {self._of_run('r.id')}) AS n_trials, "
             "r.started, r.finished, r.versions, r.machine, r.error "
             "FROM runs r JOIN experiments e ON r.experiment_id = e.id"
         )

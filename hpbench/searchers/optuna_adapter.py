@@ -36,7 +36,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from hpbench.searchers.base import Searcher
+from hpbench.searchers.base import Searcher, clip_objective
 from hpbench.space import Categorical, Fidelity, Float, Int, Param, SearchSpace
 from hpbench.trial import Suggestion
 
@@ -257,7 +257,7 @@ class OptunaSearcher(Searcher):
             if objective is None:
                 self._study.tell(number, state=state.FAIL)
             else:
-                self._study.tell(number, objective)
+                self._study.tell(number, clip_objective(objective))
 
 
 class _FixedSampler(OptunaSearcher):

@@ -22,6 +22,6 @@ class RandomSearch(Searcher):
         super().__init__(space=space, fidelity=fidelity, seed=seed)
 
     def _ask(self, trial_id: int) -> Suggestion:
-        config = self.space.sample(self.rng_for(trial_id))
+        config = self.space.sample(self.reused_rng(trial_id))
         budget = None if self.fidelity is None else self.fidelity.high
         return Suggestion(trial_id, config, budget)

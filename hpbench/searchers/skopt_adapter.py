@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from hpbench.searchers.base import Searcher, check_choice, check_float, check_int
+from hpbench.searchers.base import Searcher, check_choice, check_float, check_int, clip_objective
 from hpbench.space import Categorical, Fidelity, Float, Int, SearchSpace
 from hpbench.trial import Suggestion
 
@@ -222,7 +222,7 @@ class SkoptSearcher(Searcher):
     def _tell(self, suggestion: Suggestion, objective: float | None) -> None:
         point = self._points.pop(suggestion.trial_id)
         assert objective is None or math.isfinite(objective)
-        self._untold.append((point, objective))
+        self._untold.append((point, None if objective is None else clip_objective(objective)))
 
 
 class _FixedEstimator(SkoptSearcher):

@@ -133,6 +133,8 @@ class FunctionTask(Task):
     ) -> Evaluation:
         config, budget, seed = self.check_inputs(config, budget, seed, checkpoint)
         out = self.fn(config, budget=budget, seed=seed)
+        if type(out) is float:  # the usual case first: the Mapping check below is an ABC check
+            return Evaluation(objective=out)
         if isinstance(out, Evaluation):
             return out
         if isinstance(out, Mapping):

@@ -208,6 +208,9 @@ class GPEISearcher(Searcher):
         X = np.array(self._X)
         ok = np.array([v is not None for v in self._y])
         y = np.array([math.nan if v is None else v for v in self._y])
+        # Standardised after dividing by the largest |y|: the same ys, without overflow
+        # for objectives near the float limit (the variance of 1e300s is inf).
+        y = y / (float(np.max(np.abs(y[ok]))) or 1.0)
         mu, sd = float(np.mean(y[ok])), float(np.std(y[ok]))
         sd = sd if sd > 1e-12 else 1.0
         ys = (y - mu) / sd
