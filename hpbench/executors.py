@@ -139,16 +139,23 @@ class _Timeout(BaseException):
     """Raised inside an evaluation at its deadline; a BaseException so task code can't swallow it."""
 
 
-_NAME: tuple[int, str] | None = None
+_NAME: str | None = None
+
+
+def _forget_name() -> None:
+    global _NAME
+    _NAME = None
+
+
+os.register_at_fork(after_in_child=_forget_name)
 
 
 def _worker_name() -> str:
-    """host:pid, computed once per process (gethostname is a system call)."""
+    """host:pid, computed once per process (gethostname and getpid are system calls)."""
     global _NAME
-    pid = os.getpid()
-    if _NAME is None or _NAME[0] != pid:
-        _NAME = (pid, f"{socket.gethostname()}:{pid}")
-    return _NAME[1]
+    if _NAME is None:
+        _NAME = f"{socket.gethostname()}:{os.getpid()}"
+    return _NAME
 
 
 class _Deadline:

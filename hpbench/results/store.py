@@ -192,6 +192,7 @@ class Store:
         else:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self._insert_cursor = self.conn.cursor()
         try:
             self._init_schema()
         except sqlite3.DatabaseError as exc:
@@ -437,9 +438,14 @@ class Store:
         if self.readonly:
             raise StoreError(f"store {self.path!r}: opened read-only")
         # One statement in autocommit mode is one transaction: committed when execute returns.
-        conn = self.conn
-        cur = _retry_locked(lambda: conn.execute(_INSERT_TRIAL, row))
-        return int(cur.lastrowid)  # type: ignore[arg-type]
+        # The row id is the packed key, known before the insert.
+        try:
+            self._insert_cursor.execute(_INSERT_TRIAL, row)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            _retry_locked(lambda: self._insert_cursor.execute(_INSERT_TRIAL, row))
+        return row[0]
 
     def run_trials(self, run_id: int) -> list[TrialRecord]:
         """The stored trials of a run, in trial order."""

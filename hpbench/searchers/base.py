@@ -102,8 +102,7 @@ class Searcher(ABC):
         self._next_id = 0
         self._pending: dict[int, Suggestion] = {}
         self.history: list[tuple[Suggestion, float | None]] = []
-        self._keys: dict[int, np.ndarray] = {}
-        self._reused: dict[int, tuple[np.random.Philox, np.random.Generator]] = {}
+        self._reused: dict[int, tuple[np.random.Philox, np.random.Generator, dict[str, Any], np.ndarray]] = {}
 
     # ------------------------------------------------------------------ parameters
     @classmethod
@@ -140,24 +139,23 @@ class Searcher(ABC):
         cached = self._reused.get(stream)
         if cached is None:
             bits = np.random.Philox()
-            cached = self._reused[stream] = (bits, np.random.Generator(bits))
-        key, counter = self._philox_state(trial_id, stream)
-        cached[0].state = {
-            "bit_generator": "Philox",
-            "state": {"counter": counter, "key": key},
-            "buffer": np.zeros(4, dtype=np.uint64),
-            "buffer_pos": 4,
-            "has_uint32": 0,
-            "uinteger": 0,
-        }
-        return cached[1]
+            counter = np.zeros(4, dtype=np.uint64)
+            state = {
+                "bit_generator": "Philox",
+                "state": {"counter": counter, "key": self._stream_key(stream)},
+                "buffer": np.zeros(4, dtype=np.uint64),
+                "buffer_pos": 4,
+                "has_uint32": 0,
+                "uinteger": 0,
+            }
+            cached = self._reused[stream] = (bits, np.random.Generator(bits), state, counter)
+        bits, gen, state, counter = cached
+        counter[2] = trial_id  # the state setter copies: the template can be reused
+        bits.state = state
+        return gen
 
-    def _philox_state(self, trial_id: int, stream: int) -> tuple[np.ndarray, np.ndarray]:
-        key = self._keys.get(stream)
-        if key is None:
-            ss = np.random.SeedSequence([self.seed, stream])
-            key = self._keys[stream] = ss.generate_state(2, dtype=np.uint64)
-        return key, np.array([0, 0, trial_id, 0], dtype=np.uint64)
+    def _stream_key(self, stream: int) -> np.ndarray:
+        return np.random.SeedSequence([self.seed, stream]).generate_state(2, dtype=np.uint64)
 
     # ------------------------------------------------------------------ public API
     @property
