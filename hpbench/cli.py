@@ -203,10 +203,18 @@ def _cmd_status(a: argparse.Namespace) -> int:
         if a.experiment and store.get_experiment(a.experiment) is None:
             raise ValueError(f"--experiment: no experiment {a.experiment!r} in {a.store!r}")
         runs = store.runs_frame(a.experiment)
-        best = store.conn.execute(
-            "SELECT run_id, MIN(objective), SUM(cost) FROM trials WHERE status='ok' GROUP BY run_id"
+        rows = store.conn.execute(
+            "SELECT run_id, budget, MIN(objective), SUM(cost) FROM trials WHERE status='ok' "
+            "GROUP BY run_id, budget"
         ).fetchall()
-    best_by_run = {r[0]: (r[1], r[2]) for r in best}
+    # Best = incumbent at the top fidelity (what the report calls the incumbent); cost over all.
+    top = {r.run_id: (json.loads(r.task_info).get("fidelity") or {}).get("high") for r in runs.itertuples()}
+    best_by_run: dict[int, tuple[float | None, float]] = {}
+    for run_id, budget, low, cost in rows:
+        b, c = best_by_run.get(run_id, (None, 0.0))
+        if top.get(run_id) is None or budget is None or budget >= top[run_id]:
+            b = low if b is None else min(b, low)
+        best_by_run[run_id] = (b, c + cost)
     if runs.empty:
         print(f"{a.store}: no runs")
         return 0

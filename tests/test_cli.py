@@ -328,3 +328,17 @@ def test_sigkill_loses_no_finished_trial(tmp_path: Path) -> None:
     assert df.config.map(json.loads).map(lambda c: 0 <= c["x"] <= 1).all()
     status = hpbench("status", "--store", store, cwd=tmp_path)
     assert status.returncode == 0 and "killme" in status.stdout
+
+
+def test_status_best_is_the_top_fidelity_incumbent(tmp_path: Path) -> None:
+    store = tmp_path / "mf.db"
+    args = ["--task", "branin-mf", "--searcher", "hyperband", "--seeds", "1", "--budget", "6"]
+    out = hpbench("run", *args, "--store", store, "--workers", "0", "--no-progress", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    df = hb.load_results(store)
+    top = df[(df.status == "ok") & (df.budget == df.fidelity_high)]
+    assert len(top) and len(top) < len(df)  # lower rungs exist
+    out = hpbench("status", "--store", store, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert f"best {top.objective.min():.6g}" in out.stdout
+    assert f"cost {df.cost.sum():.3g}" in out.stdout
