@@ -215,11 +215,9 @@ def evaluate_trial(job: TrialJob) -> TrialOutcome:
     worker = _worker_name()
     try:
         task = _resolve_task(job.task)
-        if job.timeout is None:
+        # No timer, signal handler or lock when there is no timeout (the usual, hot case).
+        with contextlib.nullcontext() if job.timeout is None else _Deadline(job.timeout):
             ev = task.evaluate(job.config, budget=job.budget, seed=job.seed, checkpoint=job.checkpoint)
-        else:
-            with _Deadline(job.timeout):
-                ev = task.evaluate(job.config, budget=job.budget, seed=job.seed, checkpoint=job.checkpoint)
         obj = float(ev.objective)
         if not math.isfinite(obj):
             msg = f"objective is {obj!r} (not finite)"

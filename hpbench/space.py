@@ -98,6 +98,13 @@ class _Numeric:
     def width(self) -> int:
         return 1
 
+    def sample(self, rng: np.random.Generator) -> Any:
+        return self.from_uniform(rng.random())
+
+    def from_uniform(self, u: float) -> Any:
+        """The value at quantile ``u`` of the prior; ``u`` outside [0, 1] is clipped."""
+        raise NotImplementedError
+
     def _to_unit(self, value: float) -> float:
         return ((math.log(value) if self.log else value) - self._lo) / self._span
 
@@ -111,13 +118,6 @@ class Float(_Numeric):
     """A real parameter in ``[low, high]``, uniform or (``log=True``) log-uniform."""
 
     kind = "float"
-
-    def sample(self, rng: np.random.Generator) -> float:
-        return self.from_uniform(rng.random())
-
-    def from_uniform(self, u: float) -> float:
-        """The value at quantile ``u`` of the prior (uniform, or log-uniform)."""
-        return self._decode(u)
 
     def validate(self, name: str, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -133,9 +133,10 @@ class Float(_Numeric):
         return np.array([self._to_unit(float(value))])
 
     def decode_unit(self, u: np.ndarray) -> float:
-        return self._decode(u[0])
+        return self.from_uniform(u[0])
 
-    def _decode(self, u: float) -> float:
+    def from_uniform(self, u: float) -> float:
+        """The value at quantile ``u`` of the prior (uniform, or log-uniform)."""
         v = self._from_unit(u)
         return min(max(v, float(self.low)), float(self.high))
 
@@ -165,13 +166,6 @@ class Int(_Numeric):
             return math.log(low - 0.5 if low > 0.5 else low), math.log(high + 0.5)
         return low - 0.5, high + 0.5
 
-    def sample(self, rng: np.random.Generator) -> int:
-        return self.from_uniform(rng.random())
-
-    def from_uniform(self, u: float) -> int:
-        """The value at quantile ``u`` of the prior (equal-width bins, linear or log)."""
-        return self._decode(u)
-
     def validate(self, name: str, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)):
             raise TypeError(f"parameter '{name}': must be an integer, got {value!r}")
@@ -189,9 +183,10 @@ class Int(_Numeric):
         return np.array([(v - self._lo) / self._span])
 
     def decode_unit(self, u: np.ndarray) -> int:
-        return self._decode(u[0])
+        return self.from_uniform(u[0])
 
-    def _decode(self, u: float) -> int:
+    def from_uniform(self, u: float) -> int:
+        """The value at quantile ``u`` of the prior (equal-width bins, linear or log)."""
         return int(min(max(round(self._from_unit(u)), self.low), self.high))
 
 
@@ -225,13 +220,10 @@ class Categorical:
         return len(self.choices)
 
     def index(self, value: Any) -> int:
-        try:  # exact (type, value) match: one dict lookup (hot path)
+        try:  # exact (type, value) match: one dict lookup
             return self._exact[(type(value), value)]
-        except (KeyError, TypeError):
+        except (KeyError, TypeError):  # not a choice, or unhashable
             pass
-        for i, c in enumerate(self.choices):
-            if type(c) is type(value) and c == value:
-                return i
         for i, c in enumerate(self.choices):  # lenient: 1 == 1.0, numpy scalars
             if not isinstance(value, (str, bool)) and not isinstance(c, (str, bool)) and c == value:
                 return i

@@ -158,6 +158,11 @@ def _clean_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _is_lock_error(exc: sqlite3.OperationalError) -> bool:
+    """Another connection holds the lock: worth waiting for."""
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 def _retry_locked(fn: Callable[[], _T], *, attempts: int = 12) -> _T:
     """Retry on 'database is locked' with bounded exponential backoff (about 20 s at most)."""
     delay = 0.01
@@ -165,7 +170,7 @@ def _retry_locked(fn: Callable[[], _T], *, attempts: int = 12) -> _T:
         try:
             return fn()
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc) or i == attempts - 1:
+            if not _is_lock_error(exc) or i == attempts - 1:
                 raise
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 2.0)
@@ -442,7 +447,7 @@ class Store:
         try:
             self._insert_cursor.execute(_INSERT_TRIAL, row)
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
+            if not _is_lock_error(exc):
                 raise
             _retry_locked(lambda: self._insert_cursor.execute(_INSERT_TRIAL, row))
         return row[0]

@@ -5,9 +5,9 @@ bookkeeping (trial ids, the pending set, validation) so that every searcher beha
 the same way towards the runner.
 
 Randomness: use ``self.rng_for(trial_id)`` (a generator derived from the run seed and
-the trial number; ``reused_rng`` gives the same numbers more cheaply) rather than one
-long-lived stream, so a searcher rebuilt on resume
-by replaying its history proposes exactly what the original would have.
+the trial number; ``reused_rng`` is a cheaper one for hot paths) rather than one
+long-lived stream, so a searcher rebuilt on resume by replaying its history proposes
+exactly what the original would have.
 """
 
 from __future__ import annotations
