@@ -197,6 +197,7 @@ def _cmd_list(a: argparse.Namespace) -> int:
 
 
 def _cmd_status(a: argparse.Namespace) -> int:
+    from hpbench.incumbent import eligible
     from hpbench.results.store import Store
 
     with Store(a.store, readonly=True) as store:
@@ -212,7 +213,7 @@ def _cmd_status(a: argparse.Namespace) -> int:
     best_by_run: dict[int, tuple[float | None, float]] = {}
     for run_id, budget, low, cost in rows:
         b, c = best_by_run.get(run_id, (None, 0.0))
-        if top.get(run_id) is None or budget is None or budget >= top[run_id]:
+        if eligible("ok", low, budget, top.get(run_id)):
             b = low if b is None else min(b, low)
         best_by_run[run_id] = (b, c + cost)
     if runs.empty:

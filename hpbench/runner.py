@@ -36,6 +36,7 @@ from hpbench.executors import (
     WorkerDied,
     evaluate_trial,
 )
+from hpbench.incumbent import eligible
 from hpbench.results.store import Store, encode_config
 from hpbench.searchers.base import Searcher
 from hpbench.tasks.base import Task
@@ -167,11 +168,12 @@ class RunState:
         self.seconds += rec.finished - rec.started
         self.budgets[s.trial_id] = s.budget
         self.records.append(rec)
-        if rec.status is TrialStatus.OK and rec.objective is not None and self._is_top(rec.budget):
-            self.best = min(self.best, rec.objective)
+        if self._counts(rec):
+            self.best = min(self.best, rec.objective)  # type: ignore[type-var]
 
-    def _is_top(self, budget: float | None) -> bool:
-        return self.task.fidelity is None or budget is None or budget >= self.task.fidelity.high
+    def _counts(self, rec: TrialRecord) -> bool:
+        high = None if self.task.fidelity is None else self.task.fidelity.high
+        return eligible(rec.status, rec.objective, rec.budget, high)
 
     # --------------------------------------------------------------- proposing
     def _searcher_failed(self, during: str, exc: Exception) -> None:
@@ -224,8 +226,8 @@ class RunState:
                 self._searcher_failed("tell", exc)
         self.seconds += time.perf_counter() - t0 + (rec.finished - rec.started)
         self.records.append(rec)
-        if rec.status is TrialStatus.OK and rec.objective is not None and self._is_top(rec.budget):
-            self.best = min(self.best, rec.objective)
+        if self._counts(rec):
+            self.best = min(self.best, rec.objective)  # type: ignore[type-var]
 
 
 Progress = Callable[[RunState, TrialRecord], None]

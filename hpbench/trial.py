@@ -51,12 +51,16 @@ class Evaluation:
             from the fidelity ((budget - start) / high, or 1 without a fidelity).
         metrics: everything the searcher must not see (test loss, accuracy, timings).
         checkpoint: opaque bytes that let a later evaluation continue training.
+        seconds: the compute time this evaluation stands for, when it is not the time
+            it took: a surrogate task's prediction of the real training time. The
+            virtual clock advances by it; ``None`` (real tasks) means the measured time.
     """
 
     objective: float
     cost: float | None = None
     metrics: Mapping[str, Any] = field(default_factory=dict)
     checkpoint: bytes | None = None
+    seconds: float | None = None
 
     def __post_init__(self) -> None:
         obj = self.objective

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hpbench.incumbent import eligible_mask
+
 __all__ = [
     "AXES",
     "incumbent_eligible",
@@ -82,7 +84,7 @@ def _col(df: pd.DataFrame, name: str, default: float = np.nan) -> pd.Series:
 
 
 def incumbent_eligible(trials: pd.DataFrame) -> pd.Series:
-    """Boolean mask of trials that may become the incumbent (see the module docstring).
+    """Boolean mask of trials that may become the incumbent (rule: ``hpbench.incumbent``).
 
     Args:
         trials: one row per trial.
@@ -91,13 +93,13 @@ def incumbent_eligible(trials: pd.DataFrame) -> pd.Series:
         Series of bool aligned with ``trials``.
     """
     _require(trials, ("objective", "status"), "trials")
-    obj = _col(trials, "objective")
-    ok = (trials["status"].astype(str) == "ok") & np.isfinite(obj.to_numpy(dtype=float))
-    budget = _col(trials, "budget").to_numpy(dtype=float)
-    high = _col(trials, "fidelity_high").to_numpy(dtype=float)
-    with np.errstate(invalid="ignore"):
-        top = np.isnan(budget) | np.isnan(high) | (budget >= high * (1 - 1e-9))
-    return ok & pd.Series(top, index=trials.index)
+    mask = eligible_mask(
+        trials["status"].to_numpy(),
+        _col(trials, "objective").to_numpy(dtype=float),
+        _col(trials, "budget").to_numpy(dtype=float),
+        _col(trials, "fidelity_high").to_numpy(dtype=float),
+    )
+    return pd.Series(mask, index=trials.index)
 
 
 def _grid(axis: str, lows: list[float], highs: list[float], n_points: int) -> np.ndarray:

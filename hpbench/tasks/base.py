@@ -31,6 +31,9 @@ class Task(ABC):
         optimum: the known minimum (for regret), or ``None``.
         version: bump when the objective changes, so cached evaluations are not reused.
         seconds_per_eval: measured seconds of one top-fidelity evaluation on one core.
+        overhead: fixed per-trial overhead in fidelity units (c0 of the cost model:
+            continuing from a to b costs (b - a + c0) / (high + c0)); 0 for tasks
+            without a fidelity or without a measured value.
         description: one line for ``hpbench list tasks``.
     """
 
@@ -40,6 +43,7 @@ class Task(ABC):
     optimum: float | None = None
     version: str = "1"
     seconds_per_eval: float | None = None
+    overhead: float = 0.0
     description: str = ""
 
     @abstractmethod
