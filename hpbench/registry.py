@@ -65,6 +65,8 @@ _BUILTIN_TASKS: dict[str, tuple[str, dict[str, Any]]] = {
     "gbdt-diabetes": (_T + "sklearn_models:GBDTTask", {"dataset": "diabetes"}),
     "mlp-digits": (_T + "torch_models:MLPTask", {}),
     "cnn-digits": (_T + "torch_models:CNNTask", {}),
+    "cbow-pydocs": (_T + "cbow:CBOWTask", {}),
+    "gan-ring": (_T + "gan:GANRingTask", {}),
 }
 
 _extra_tasks: dict[str, Callable[[], Task]] = {}
