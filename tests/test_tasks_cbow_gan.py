@@ -195,7 +195,12 @@ def test_ring_divergence_closed_forms() -> None:
     off = perfect * 0.5  # radius 1: every sample off the ring
     out = ring_divergence(off)
     assert out["high_quality"] == 0.0 and out["modes"] == 0
-    assert out["divergence"] == pytest.approx(reference(np.append(np.zeros(8), n)))
+    # every sample 1.0 from its nearest mode: the excess log distance log(1 / 3 std) is added
+    assert out["divergence"] == pytest.approx(
+        reference(np.append(np.zeros(8), n)) + math.log(1 / (3 * RING_STD))
+    )
+    nearer = ring_divergence(perfect * 0.8)  # 0.4 from the modes: off the ring, but closer
+    assert nearer["high_quality"] == 0.0 and nearer["divergence"] < out["divergence"]
 
 
 def test_gan_losses_match_binary_cross_entropy() -> None:

@@ -19,9 +19,13 @@ Srivastava et al., "VEEGAN", NeurIPS 2017), else to a ninth "off the ring" bin. 
 ``q`` that 9-bin histogram (add-1/2 smoothed, so a missing mode costs a finite amount) and
 ``p`` the real distribution (1/8 on each mode, 0 off the ring), the objective is
 ``KL(p || q) = -log(1 - s) + KL(uniform_8 || q_modes)``, where ``s`` is the share of
-low-quality samples and ``q_modes`` the histogram over the modes alone: one number that
-is 0 for a perfect generator and grows with both failure modes, missing modes (about
-0.78 each at 2,500 samples) and off-ring mass. An MMD with a fixed kernel was rejected:
+low-quality samples and ``q_modes`` the histogram over the modes alone: 0 for a perfect
+generator, growing with both failure modes, missing modes (about 0.78 each at 2,500
+samples) and off-ring mass. It is constant for every generator with no sample near a
+mode, which would give a searcher no signal early on, so the mean excess log distance
+``mean_i max(0, log(d_i / 3 std))`` (``d_i``: sample i's distance to its nearest mode; 0
+for high-quality samples) is added: it ranks generators far from the ring by how far
+they are and vanishes as they reach it. An MMD with a fixed kernel was rejected:
 at any one bandwidth it is blind either to mass 0.1 off a mode (wide kernel) or to the
 spread of the ring (narrow one). The samples come from fixed latent draws (constant
 seeds, never the run seed), so the objective is deterministic under the run seed; the
@@ -76,9 +80,9 @@ def ring_divergence(samples: np.ndarray) -> dict[str, float]:
     """Mode-histogram divergence of generated ``samples (n, 2)`` from the ring (see module doc).
 
     Returns:
-        ``divergence`` (KL(p || q), natural log), ``high_quality`` (share within 3 std of
-        a mode), ``modes`` (modes with at least a tenth of their fair share, n / 80, of
-        high-quality samples).
+        ``divergence`` (KL(p || q) plus the mean excess log distance, natural log),
+        ``high_quality`` (share within 3 std of a mode), ``modes`` (modes with at least a
+        tenth of their fair share, n / 80, of high-quality samples).
     """
     x = np.asarray(samples, dtype=np.float64)
     dist = np.linalg.norm(x[:, None, :] - ring_modes()[None, :, :], axis=2)  # (n, m)
@@ -88,8 +92,9 @@ def ring_divergence(samples: np.ndarray) -> dict[str, float]:
     q = np.append(hist, len(x) - good.sum()) + 0.5
     q /= q.sum()
     p = 1.0 / RING_MODES
+    excess = np.maximum(0.0, np.log(dist.min(axis=1) / (_QUALITY_STDS * RING_STD)))
     return {
-        "divergence": float(np.sum(p * np.log(p / q[:RING_MODES]))),
+        "divergence": float(np.sum(p * np.log(p / q[:RING_MODES])) + excess.mean()),
         "high_quality": float(good.mean()),
         "modes": int(np.sum(hist >= len(x) / (RING_MODES * 10))),
     }
