@@ -40,6 +40,7 @@ REAL_TASKS = [
     "cnn-digits",
     "cbow-pydocs",
     "gan-ring",
+    "ner-hironsan",
 ]
 
 

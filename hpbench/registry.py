@@ -67,6 +67,7 @@ _BUILTIN_TASKS: dict[str, tuple[str, dict[str, Any]]] = {
     "cnn-digits": (_T + "torch_models:CNNTask", {}),
     "cbow-pydocs": (_T + "cbow:CBOWTask", {}),
     "gan-ring": (_T + "gan:GANRingTask", {}),
+    "ner-hironsan": (_T + "ner:NERTask", {}),
 }
 
 _extra_tasks: dict[str, Callable[[], Task]] = {}

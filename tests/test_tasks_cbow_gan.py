@@ -241,8 +241,61 @@ def test_registered_listed_and_in_the_contract_suite() -> None:
     from hpbench.registry import task_names
 
     rows = {r["name"]: r for r in task_table()}
-    for name in ("cbow-pydocs", "gan-ring"):
+    for name in ("cbow-pydocs", "gan-ring", "ner-hironsan"):
         assert name in task_names()  # tests/test_task_contract.py runs over every registered name
         assert rows[name]["seconds_per_eval"] > 0.5  # slow enough to skip the random-config sweep
         assert get_task(name).overhead > 0
     assert rows["cbow-pydocs"]["version"].endswith(load_corpus().digest)
+
+
+# NER -------------------------------------------------------------------------------------
+
+
+def test_ner_corpus_split_and_vocabulary() -> None:
+    from hpbench.tasks.ner import load_ner_corpus
+
+    c = load_ner_corpus()
+    assert {k: len(v) for k, v in c.parts.items()} == {"train": 300, "val": 100, "test": 100}
+    assert c.tags[0] == "O" and len(c.tags) == 17 and c.words[:2] == ("<pad>", "<unk>")
+    for part in c.parts.values():
+        for words, types, tags in part:
+            assert len(words) == len(types) == len(tags) > 0 and words.min() >= 1
+    n_tokens = sum(len(s[0]) for p in c.parts.values() for s in p)
+    assert n_tokens == 15_520
+
+
+def test_entity_spans_and_f1_match_seqeval() -> None:
+    seqeval = pytest.importorskip("seqeval.metrics")
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    from hpbench.tasks.ner import entity_f1, entity_spans
+
+    rng = np.random.default_rng(0)
+    labels = ["O", "B-LOC", "I-LOC", "B-PSN", "I-PSN", "I-DAT"]
+    gold = [list(rng.choice(labels, size=rng.integers(1, 12))) for _ in range(60)]
+    pred = [[t if rng.random() < 0.7 else str(rng.choice(labels)) for t in s] for s in gold]
+    for s in gold:
+        assert entity_spans(s) == {(a, b + 1, kind) for kind, a, b in get_entities(s)}
+    assert entity_f1(gold, pred) == pytest.approx(seqeval.f1_score(gold, pred), rel=1e-12)
+    assert entity_f1(gold, gold) == 1.0
+
+
+def test_ner_continuation_is_bitwise_and_f1_in_metrics() -> None:
+    import torch
+
+    task = get_task("ner-hironsan")
+    config = {
+        "embedding_dim": 16,
+        "hidden": 16,
+        "dropout": 0.3,
+        "lr": 1e-2,
+        "weight_decay": 1e-4,
+        "batch_size": 32,
+    }
+    first = task.evaluate(config, budget=1, seed=1)
+    resumed = task.evaluate(config, budget=3, seed=1, checkpoint=first.checkpoint)
+    straight = task.evaluate(config, budget=3, seed=1)
+    assert resumed.objective == straight.objective and straight.objective < first.objective
+    a, b = _state(resumed.checkpoint)["model"], _state(straight.checkpoint)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert 0.0 <= straight.metrics["val_f1"] <= 1.0 and 0.0 <= straight.metrics["test_f1"] <= 1.0
