@@ -303,6 +303,7 @@ def _prepare_runs(
                     task_info={
                         "optimum": task.optimum,
                         "fidelity": None if task.fidelity is None else task.fidelity.to_dict(),
+                        "space": task.space.to_dict(),
                     },
                     searcher=s.label,
                     searcher_name=s.name,
