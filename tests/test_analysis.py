@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -269,7 +270,9 @@ def test_average_rank_ties_missing_and_budget_fraction():
             rows.append(
                 {"task": "t", "searcher": s, "seed": seed, "run_id": seed * 10 + ord(s), "x": x, "best": y}
             )
-    rk = an.average_rank(pd.DataFrame(rows), value="best", n_points=3).set_index(["searcher", "fraction"])["rank"]
+    rk = an.average_rank(pd.DataFrame(rows), value="best", n_points=3).set_index(["searcher", "fraction"])[
+        "rank"
+    ]
     # x=1: seed0 A1 B2.5 C2.5, seed1 C1 B2 A3 (missing = worst); x=2: seed0 B1 A2 C3, seed1 A,C 1.5 B3
     assert rk[("A", 0.5)] == pytest.approx(2.0) and rk[("B", 0.5)] == pytest.approx(2.25)
     assert rk[("C", 0.5)] == pytest.approx(1.75)
@@ -477,3 +480,16 @@ def test_param_scales_and_configuration_sampling():
     assert conf["objective"].min() == tr["objective"].min()
     with pytest.raises(ValueError, match="max_per_searcher"):
         an.configurations(tr, max_per_searcher=0)
+
+
+def test_param_scales_read_the_stored_space_and_guess_only_without_it():
+    rng = np.random.default_rng(1)
+    tr = make_trials(run_rows(list(rng.random(50)))).assign(
+        **{"param.lr": rng.uniform(0.01, 0.05, 50), "param.k": rng.integers(1, 4, 50)}
+    )
+    cols = ["param.lr", "param.k"]
+    assert an.param_scales(tr, cols) == {"param.lr": "linear", "param.k": "linear"}  # guessed from values
+    space = {"lr": {"type": "float", "low": 0.01, "high": 0.05, "log": True}, "k": {"type": "categorical"}}
+    assert an.param_scales(tr, cols, space) == {"param.lr": "log", "param.k": "category"}
+    runs = pd.DataFrame({"task": ["t", "old"], "task_info": [json.dumps({"space": space}), "{}"]})
+    assert an.task_spaces(runs) == {"t": space}  # old stores have no space: the guess stays

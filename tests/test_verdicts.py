@@ -397,3 +397,23 @@ def _runs(searchers: dict[int, str], budget: dict | None) -> pd.DataFrame:
             for rid, s in searchers.items()
         ]
     )
+
+
+def test_cli_report_is_one_experiment_unless_asked_and_pools_equal_budgets_only(tmp_path, capsys):
+    from hpbench.cli import main
+    from hpbench.results.describe import task_spaces
+
+    db = tmp_path / "s.db"
+    for name, evals in (("a", 4), ("b", 6), ("c", 4)):
+        hb.benchmark(["branin"], ["random"], seeds=2, max_evals=evals, store=db, name=name, progress=False)
+    assert main(["report", "--store", str(db), "-o", str(tmp_path / "latest.html")]) == 0
+    assert "reporting the latest, 'c'" in capsys.readouterr().err
+    latest = (tmp_path / "latest.html").read_text(encoding="utf-8")
+    assert "<title>c</title>" in latest and "another budget" not in latest
+    assert main(["report", "--store", str(db), "--all", "-o", str(tmp_path / "all.html")]) == 0
+    every = (tmp_path / "all.html").read_text(encoding="utf-8")
+    assert "Experiments with another budget" in every and "Experiment(s) b" in every  # a and c pooled
+    assert main(["report", "--store", str(db), "--experiment", "zz", "-o", str(tmp_path / "x.html")]) == 2
+    assert "no experiment 'zz'" in capsys.readouterr().err
+    # runs store the task's space, so the report reads each parameter's scale instead of guessing
+    assert task_spaces(hb.load_runs(db))["branin"]["x1"]["type"] == "float"

@@ -239,7 +239,9 @@ def _baseline(trials: pd.DataFrame, pool_from: pd.DataFrame | None, runs: pd.Dat
     if "task_version" in pool_from and len(runs) and "task_version" in runs:
         versions = set(zip(runs["task"], runs["task_version"]))
         pool_from = pool_from[[tv in versions for tv in zip(pool_from["task"], pool_from["task_version"])]]
-    return pd.concat([trials, pool_from]).drop_duplicates(["run_id", "trial"]) if len(pool_from) else trials
+    if not len(pool_from):
+        return trials
+    return pd.concat([trials, pool_from]).drop_duplicates(["run_id", "trial"]).reset_index(drop=True)
 
 
 def analyse(
