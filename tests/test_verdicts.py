@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from test_analysis import make_trials
 
 import hpbench as hb
 from hpbench.results import analysis as an
@@ -56,7 +57,7 @@ def _task_seeds(run_seeds: range) -> set[int]:
 
 @pytest.fixture(scope="module")
 def flaky(tmp_path_factory) -> an.Analysis:
-    """'flaky' is perfect on seeds 5..9 and fails every trial on seeds 0..4; two steady searchers finish all."""
+    """'flaky' is perfect on seeds 5..9 and fails every trial on 0..4; two steady searchers finish all."""
     bad = _task_seeds(range(5))
 
     @hb.task(space=SPACE, name="cliff", optimum=0.0)
@@ -356,30 +357,9 @@ def test_analyse_rejects_bad_input():
 
 
 def _trials(rows: list[dict], searchers: dict[int, str] | None = None) -> pd.DataFrame:
-    out = []
-    for i, r in enumerate(rows):
-        d = {
-            "experiment": "e",
-            "run_id": 1,
-            "task": "t",
-            "searcher": "random",
-            "seed": 0,
-            "trial": i,
-            "config": "{}",
-            "budget": NAN,
-            "fidelity_high": NAN,
-            "objective": 1.0,
-            "cost": 1.0,
-            "status": "ok",
-            "optimum": NAN,
-        }
-        d.update(r)
-        if searchers:
-            d["searcher"] = searchers[d["run_id"]]
-        d.setdefault("finished", float(d["trial"] + 1))
-        d.setdefault("started", d["finished"] - 1.0)
-        out.append(d)
-    return pd.DataFrame(out)
+    """Trials frame with the store's columns (``test_analysis.make_trials``); searchers by run id."""
+    tr = make_trials([{"trial": i, **r} for i, r in enumerate(rows)])
+    return tr.assign(searcher=tr["run_id"].map(searchers)) if searchers else tr
 
 
 def _runs(searchers: dict[int, str], budget: dict | None) -> pd.DataFrame:

@@ -393,6 +393,17 @@ def _hold_on(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return out
 
 
+def _mean_over_tasks(per_task: list[pd.DataFrame], column: str) -> pd.DataFrame:
+    """Mean of ``column`` over tasks per searcher and budget fraction, and how many tasks define it."""
+    if not per_task:
+        return pd.DataFrame(columns=["fraction", "searcher", column, "n_tasks"])
+    allv = pd.concat(per_task, ignore_index=True)
+    out = allv.groupby(["searcher", "fraction"], sort=True)[column].agg(["mean", "count"]).reset_index()
+    return out.rename(columns={"mean": column, "count": "n_tasks"})[
+        ["fraction", "searcher", column, "n_tasks"]
+    ]
+
+
 def average_rank(frame: pd.DataFrame, *, value: str = "value", n_points: int = 100) -> pd.DataFrame:
     """Average rank of each searcher over tasks and seeds at every budget fraction.
 
@@ -420,13 +431,7 @@ def average_rank(frame: pd.DataFrame, *, value: str = "value", n_points: int = 1
         for s in ranks.columns:
             r = _hold_on(x / xmax, ranks[s].to_numpy(dtype=float), fgrid)
             per_task.append(pd.DataFrame({"fraction": fgrid, "searcher": s, "rank": r}))
-    if not per_task:
-        return pd.DataFrame(columns=["fraction", "searcher", "rank", "n_tasks"])
-    allr = pd.concat(per_task, ignore_index=True)
-    out = allr.groupby(["searcher", "fraction"], sort=True)["rank"].agg(["mean", "count"]).reset_index()
-    return out.rename(columns={"mean": "rank", "count": "n_tasks"})[
-        ["fraction", "searcher", "rank", "n_tasks"]
-    ]
+    return _mean_over_tasks(per_task, "rank")
 
 
 def task_mean_of_medians(frame: pd.DataFrame, *, value: str = "score", n_points: int = 100) -> pd.DataFrame:
@@ -444,14 +449,8 @@ def task_mean_of_medians(frame: pd.DataFrame, *, value: str = "score", n_points:
         xmax = frame.loc[frame["task"] == task, "x"].max()
         xmax = xmax if xmax > 0 else 1.0
         v = _hold_on(med.index.to_numpy(dtype=float) / xmax, med.to_numpy(dtype=float), fgrid)
-        per_task.append(pd.DataFrame({"fraction": fgrid, "searcher": searcher, "v": v}))
-    if not per_task:
-        return pd.DataFrame(columns=["fraction", "searcher", "value", "n_tasks"])
-    allv = pd.concat(per_task, ignore_index=True)
-    out = allv.groupby(["searcher", "fraction"], sort=True)["v"].agg(["mean", "count"]).reset_index()
-    return out.rename(columns={"mean": "value", "count": "n_tasks"})[
-        ["fraction", "searcher", "value", "n_tasks"]
-    ]
+        per_task.append(pd.DataFrame({"fraction": fgrid, "searcher": searcher, "value": v}))
+    return _mean_over_tasks(per_task, "value")
 
 
 def values_at(trials: pd.DataFrame, values: pd.Series, *, axis: str, at: Mapping[str, float]) -> pd.DataFrame:

@@ -138,7 +138,7 @@ def regret_curves(
     default_axis: str = "cost",
     log_y: bool = True,
 ) -> go.Figure:
-    """Median best-so-far regret with the band of its interval (as ``analysis.aggregate`` gives), per searcher.
+    """Median best-so-far regret and the band of its interval (``analysis.aggregate``), per searcher.
 
     Buttons switch the x axis between the axes present in ``curves`` (traces for the other
     axes are hidden, not recomputed, so switching is instant and offline).

@@ -72,6 +72,13 @@ def _notes(a: Analysis) -> str:
     )
 
 
+def _mark(a: Analysis, task: str, searcher: str) -> str:
+    """CSS class of a searcher's cell on a task: ``win`` (the winner), ``lead`` (ahead, not sure) or none."""
+    if a.verdict.per_task.get(task) == searcher:
+        return "win"
+    return "lead" if a.verdict.leader_per_task.get(task) == searcher else ""
+
+
 def _winner_table(a: Analysis) -> str:
     tb = a.table.set_index(["task", "searcher"])
     rows: list[list[str | Cell]] = []
@@ -86,14 +93,7 @@ def _winner_table(a: Analysis) -> str:
                 f"{fmt(r['median'], 3)} <small>{_interval(r['lo'], r['hi'])}</small><br>"
                 f"<small>score {fmt(r.get('score_median'), 3)}</small>"
             )
-            css = (
-                "win"
-                if a.verdict.per_task.get(task) == s
-                else "lead"
-                if a.verdict.leader_per_task.get(task) == s
-                else ""
-            )
-            row.append(Cell(text, css))
+            row.append(Cell(text, _mark(a, task, s)))
         rows.append(row)
     if "score_median" in a.table:
         mean = a.table.groupby("searcher")["score_median"].mean()
@@ -161,13 +161,7 @@ def _final_rows(a: Analysis, task: str) -> list[list[str | Cell]]:
     rows: list[list[str | Cell]] = []
     for _, r in a.table[a.table["task"] == task].iterrows():
         s = r["searcher"]
-        css = (
-            "win"
-            if a.verdict.per_task.get(task) == s
-            else "lead"
-            if a.verdict.leader_per_task.get(task) == s
-            else ""
-        )
+        css = _mark(a, task, s)
         rows.append(
             [
                 esc(s),
