@@ -173,12 +173,17 @@ def leader(g: pd.DataFrame) -> str | None:
     return str(key["searcher"].iloc[0])
 
 
-def _paired(g: pd.DataFrame, a: str, b: str, value: str) -> tuple[np.ndarray, np.ndarray]:
+def _wide(g: pd.DataFrame, value: str) -> pd.DataFrame:
+    """seed x searcher values of one task: +inf = a run without a result, NaN = no run."""
+    v = g.assign(_v=g[value].astype(float).fillna(np.inf)).drop_duplicates(["seed", "searcher"])
+    return v.pivot(index="seed", columns="searcher", values="_v")
+
+
+def _paired(wide: pd.DataFrame, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
     """Values of ``a`` and ``b`` on the seeds both ran (NaN = no result), in seed order."""
-    wa = g[g["searcher"] == a].drop_duplicates("seed").set_index("seed")[value]
-    wb = g[g["searcher"] == b].drop_duplicates("seed").set_index("seed")[value]
-    seeds = sorted(set(wa.index) & set(wb.index))
-    return wa.loc[seeds].to_numpy(dtype=float), wb.loc[seeds].to_numpy(dtype=float)
+    both = np.array(wide[[a, b]].dropna(), dtype=float)  # a copy: pandas hands out read-only views
+    both[np.isinf(both)] = np.nan
+    return both[:, 0], both[:, 1]
 
 
 def compare_pair(va: np.ndarray, vb: np.ndarray, confidence: float = 0.95) -> dict:
@@ -249,10 +254,11 @@ def pairwise_tests(
     rows = []
     for task, g in final.groupby("task", sort=True):
         names = sorted(g["searcher"].astype(str).unique())
+        wide = _wide(g, value)
         start = len(rows)
         for i, a in enumerate(names):
             for b in names[i + 1 :]:
-                va, vb = _paired(g, a, b, value)
+                va, vb = _paired(wide, a, b)
                 r = compare_pair(va, vb, confidence)
                 better = {"a": a, "b": b}.get(r.pop("better") or "")
                 rows.append(
@@ -322,9 +328,9 @@ def seeds_needed_table(
         paired difference, or None), seeds_needed (inf: no difference seen).
     """
     rows = []
+    wides = {t: _wide(g, value) for t, g in final.groupby("task", sort=False)}
     for _, p in pairs[~pairs["significant"].astype(bool)].iterrows():
-        g = final[final["task"] == p["task"]]
-        va, vb = _paired(g, p["a"], p["b"], value)
+        va, vb = _paired(wides[p["task"]], p["a"], p["b"])
         d = st.paired_differences(va, vb)
         if len(d) < 2:
             continue

@@ -1,7 +1,8 @@
 """The self-contained HTML report: summary first, then one section per task, then provenance.
 
-``write_report`` reads only the trials and runs frames of the store, runs the analysis,
-draws the figures and writes ONE HTML file that opens offline: plotly.js is embedded
+``write_report`` reads only the trials and runs frames of the store, runs the analysis once
+(``hb.analyse``: every statement of the verdict comes from that ``Analysis``, see
+``report_verdict``), draws the figures and writes ONE HTML file that opens offline: plotly.js is embedded
 once, every figure refers to it, and nothing is fetched (no CDN, no web fonts, no MathJax).
 """
 

@@ -22,7 +22,7 @@ Shapes glossary:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -276,13 +276,7 @@ def analyse(
         >>> a = hb.analyse(hb.load_results("results/hpbench.db", "smoke"))  # doctest: +SKIP
         >>> a.verdict.overall, a.table[["task", "searcher", "median", "lo", "hi"]]  # doctest: +SKIP
     """
-    cv.require(trials, _NEED, "trials")
-    if trials.empty:
-        raise ValueError("analyse: rule 'at least one trial' broken, got an empty trials frame")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha: rule '0 < alpha < 1' broken, got {alpha!r}")
-    runs = runs if runs is not None else pd.DataFrame()
-    cv.require(runs, (), "runs")
+    runs = _checked(trials, runs, alpha)
     trials = trials.reset_index(drop=True)
     keep = cv.within_budget(trials, cv.run_budgets(runs))
     counted = trials[keep].reset_index(drop=True)
@@ -296,16 +290,13 @@ def analyse(
     final = cmp.final_runs(counted, refs, values=values, all_runs=_runs_index(trials, runs))
     horizon = traj[axis].groupby("task")["x"].max() if len(traj[axis]) else pd.Series(dtype=float)
     final = sc.add_scores(final.assign(x=final["task"].map(horizon).astype(float)), pools, refs, axis=axis)
-    scored = sc.add_scores(traj[axis], pools, refs, axis=axis)
     table = cmp.final_table(final, confidence=confidence)
     pairs = cmp.pairwise_tests(final, alpha=alpha, confidence=confidence)
     fr = cmp.friedman_ranks(final, alpha=alpha)
     verdict = decide(final, table, pairs, alpha=alpha)
     seeds = cmp.seeds_needed_table(final, pairs, alpha=alpha)
     warnings = ev.warnings_for(trials, counted, runs, final, verdict, values, axis)
-    verdict = Verdict(
-        **{**verdict.__dict__, "statements": ev.statements_for(verdict, pairs, seeds, fr, final, alpha)}
-    )
+    verdict = replace(verdict, statements=ev.statements_for(verdict, pairs, seeds, fr, final, alpha))
     return Analysis(
         final=final.drop(columns="x"),
         table=table,
@@ -318,7 +309,7 @@ def analyse(
         value_sources=sources,
         summary_axis=axis,
         curves={ax: cv.aggregate(t, value="regret", confidence=confidence) for ax, t in traj.items()},
-        score_curves=cv.task_mean_of_medians(scored, value="score"),
+        score_curves=cv.task_mean_of_medians(sc.add_scores(traj[axis], pools, refs, axis=axis)),
         rank_curves=cv.average_rank(traj[axis], value="value"),
         score_note=_score_note(pools),
         warnings=warnings,
@@ -328,6 +319,18 @@ def analyse(
         alpha=alpha,
         confidence=confidence,
     )
+
+
+def _checked(trials: pd.DataFrame, runs: pd.DataFrame | None, alpha: float) -> pd.DataFrame:
+    """Raise on unusable input; return the runs frame (empty when not given)."""
+    cv.require(trials, _NEED, "trials")
+    if trials.empty:
+        raise ValueError("analyse: rule 'at least one trial' broken, got an empty trials frame")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha: rule '0 < alpha < 1' broken, got {alpha!r}")
+    runs = runs if runs is not None else pd.DataFrame()
+    cv.require(runs, (), "runs")
+    return runs
 
 
 def _trajectories(
