@@ -123,6 +123,9 @@ def test_no_trial_within_budget_or_at_the_top_fidelity_counts_as_no_result():
         "never-ran": False,
     }
     assert a.n_over_budget == 1 and a.verdict.leader is None
+    ghost = pd.concat([runs, _runs({9: "random"}, budget=None).assign(task="ghost")])  # a task with no trial
+    b = hb.analyse(tr, ghost)
+    assert b.references.loc["ghost", "source"] == "none" and b.verdict.per_task["ghost"] is None
 
 
 # --- one bad seed -------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ def _axes_disagree(
 ) -> list[str]:
     if final["searcher"].nunique() < 2 or not (cv.compute_seconds(trials) > 0).any():
         return []
-    horizon = final.groupby("task")["seconds"].min()
+    horizon = final[final["n_trials"] > 0].groupby("task")["seconds"].min()  # the shortest run's total
     at = cv.values_at(trials, values, axis="time", at={str(t): float(h) for t, h in horizon.items()})
     eq = final.drop(columns=["value"]).merge(at, on="run_id", how="left")
     eq = eq.assign(has_result=np.isfinite(eq["value"].to_numpy(dtype=float)))

@@ -288,6 +288,7 @@ def analyse(
     base = _baseline(trials, pool_from, runs)
     pools = sc.random_pools(base, cv.compared_values(base, sources))
     final = cmp.final_runs(counted, refs, values=values, all_runs=_runs_index(trials, runs))
+    refs = _with_every_task(refs, final)
     horizon = traj[axis].groupby("task")["x"].max() if len(traj[axis]) else pd.Series(dtype=float)
     final = sc.add_scores(final.assign(x=final["task"].map(horizon).astype(float)), pools, refs, axis=axis)
     table = cmp.final_table(final, confidence=confidence)
@@ -319,6 +320,13 @@ def analyse(
         alpha=alpha,
         confidence=confidence,
     )
+
+
+def _with_every_task(refs: pd.DataFrame, final: pd.DataFrame) -> pd.DataFrame:
+    """References of every task with a run, ``"none"`` for a task none of whose runs made a trial."""
+    tasks = sorted(set(refs.index) | set(final["task"].astype(str)))
+    out = refs.reindex(tasks)
+    return out.fillna({"source": "none", "value": "objective"})
 
 
 def _checked(trials: pd.DataFrame, runs: pd.DataFrame | None, alpha: float) -> pd.DataFrame:
