@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hpbench.results import describe as an
+from hpbench.results import analysis as an
 from hpbench.results import plots
 from hpbench.results import report_verdict as rv
 from hpbench.results.html import esc, fmt, table
