@@ -166,31 +166,8 @@ def run_experiment(
         for m in messages:
             say(m)
         runs = _prepare_runs(db, exp_id, spec, tasks, refs)
-        todo = [r for r in runs if not r.finished]
-        per_run = options.trials_per_run or (
-            1 if len(todo) >= executor.workers else -(-executor.workers // max(1, len(todo)))
-        )
         try:
-            for r in todo:
-                db.set_run_status(r.run_id, "running")  # type: ignore[arg-type]
-            # The driver's own numerics (GP fits) get one BLAS thread when trials run in
-            # worker processes, so they don't fight the workers for the cores.
-            limits = _driver_thread_limit(executor.capabilities.local_processes)
-            with limits, _progress(todo, enabled=progress) as on_trial:
-                drive(
-                    todo,
-                    executor,
-                    store=db,
-                    trials_per_run=per_run,
-                    trial_timeout=options.trial_timeout,
-                    cache_scope=None if cache else exp_id,
-                    on_trial=on_trial,
-                )
-            for r in todo:
-                if r.error is not None:
-                    say(f"run {r.run_id} ({r.task.name}, {r.label}) failed, its other trials kept: {r.error}")
-                status = "finished" if r.error is None else "failed"
-                db.set_run_status(r.run_id, status, error=r.error)  # type: ignore[arg-type]
+            _drive_runs(db, runs, executor, options, None if cache else exp_id, progress, say)
         except sqlite3.Error as exc:
             # Disk full, file made read-only...: every trial committed so far is kept.
             n = sum(len(r.records) for r in runs)
@@ -203,6 +180,42 @@ def run_experiment(
         executor.shutdown()
         if db is not None:
             db.close()
+
+
+def _drive_runs(
+    db: Store,
+    runs: Sequence[RunState],
+    executor: Executor,
+    options: RunOptions,
+    cache_scope: int | None,
+    progress: bool | None,
+    say: Callable[[str], None],
+) -> None:
+    """Drive the unfinished runs to their end and store each one's final status."""
+    todo = [r for r in runs if not r.finished]
+    per_run = options.trials_per_run or (
+        1 if len(todo) >= executor.workers else -(-executor.workers // max(1, len(todo)))
+    )
+    for r in todo:
+        db.set_run_status(r.run_id, "running")  # type: ignore[arg-type]
+    # The driver's own numerics (GP fits) get one BLAS thread when trials run in
+    # worker processes, so they don't fight the workers for the cores.
+    limits = _driver_thread_limit(executor.capabilities.local_processes)
+    with limits, _progress(todo, enabled=progress) as on_trial:
+        drive(
+            todo,
+            executor,
+            store=db,
+            trials_per_run=per_run,
+            trial_timeout=options.trial_timeout,
+            cache_scope=cache_scope,
+            on_trial=on_trial,
+        )
+    for r in todo:
+        if r.error is not None:
+            say(f"run {r.run_id} ({r.task.name}, {r.label}) failed, its other trials kept: {r.error}")
+        status = "finished" if r.error is None else "failed"
+        db.set_run_status(r.run_id, status, error=r.error)  # type: ignore[arg-type]
 
 
 def _plan(path: str, spec: BenchmarkSpec, fresh: bool) -> tuple[str, bool, list[str]]:

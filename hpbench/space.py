@@ -276,11 +276,9 @@ def _param_from_dict(name: str, d: Any) -> Param:
 
 @dataclass(frozen=True)
 class Fidelity:
-    """A fidelity axis such as epochs or boosting rounds, from ``low`` to ``high``.
+    """A fidelity axis (epochs, boosting rounds) from ``low`` to ``high``; see ``cost``.
 
-    A value on it is a *fidelity level* (the ``budget`` a task trains to). One evaluation
-    at ``high`` costs 1 full-fidelity equivalent; see ``cost`` for the rest.
-    """
+    A value on it is a *fidelity level* (the ``budget`` a task trains to)."""
 
     name: str
     low: float
@@ -315,12 +313,10 @@ class Fidelity:
         return int(b) if self.integer else b
 
     def cost(self, budget: float, start: float = 0.0, overhead: float = 0.0) -> float:
-        """Cost in full-fidelity equivalents of training from level ``start`` to ``budget``.
+        """Full-fidelity equivalents of training from level ``start`` to ``budget``: the cost model.
 
-        The affine cost model, the one place it is written: a trial pays a fixed overhead
-        ``c0`` (start-up, data loading, checkpoint restore, validation; in fidelity units,
-        ``Task.overhead``) on top of the levels it trains, so continuing from ``a`` to ``b``
-        costs ``(b - a + c0) / (high + c0)`` and a top-fidelity trial from scratch costs 1.
+        Affine: a fixed overhead ``c0`` (``Task.overhead``, fidelity units) per trial, so going
+        from ``a`` to ``b`` costs ``(b - a + c0) / (high + c0)``; ``high`` from scratch costs 1.
         """
         c0 = float(overhead)
         return (float(budget) - float(start) + c0) / (float(self.high) + c0)

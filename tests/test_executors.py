@@ -295,3 +295,23 @@ def test_sigint_stops_cleanly_and_closes_the_cluster(tasks_module: Any, tmp_path
     df = load_results(tmp_path / "s.db")
     assert 0 < len(df) < 100 and (df.status == "ok").all()
     assert (load_runs(tmp_path / "s.db").status != "finished").all()
+
+
+def test_dask_executor_restores_global_state_at_shutdown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dask's configuration and MALLOC_TRIM_THRESHOLD_ change for the executor's lifetime only."""
+    import dask
+    import distributed  # noqa: F401 - its defaults in dask's config
+
+    from hpbench.executors import DaskExecutor
+
+    keys = ["distributed.scheduler.allowed-failures", "distributed.worker.profile.enabled"]
+    before = [dask.config.get(k) for k in keys]
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "12345")
+    ex = DaskExecutor("local:1")
+    try:
+        assert [dask.config.get(k) for k in keys] == [0, False]
+        assert ex.capabilities.pickles_tasks is False and ex.workers == 1
+    finally:
+        ex.shutdown()
+    assert [dask.config.get(k) for k in keys] == before
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "12345"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Scripted
 
 import hpbench as hb
 from hpbench.budget import Budget
@@ -20,32 +21,6 @@ from hpbench.space import Fidelity, Float, SearchSpace
 from hpbench.tasks.base import Task
 from hpbench.tasks.synthetic import Branin
 from hpbench.trial import Evaluation, Suggestion, TrialStatus
-
-
-class Scripted(Searcher):
-    """Proposes a fixed list of (config, budget, continue_from), then is finished."""
-
-    name = "scripted"
-
-    def __init__(
-        self,
-        *,
-        space: SearchSpace,
-        fidelity: Fidelity | None = None,
-        seed: int = 0,
-        script: Sequence[tuple[Mapping[str, Any], float | None, int | None]] = (),
-    ) -> None:
-        super().__init__(space=space, fidelity=fidelity, seed=seed)
-        self.script = list(script)
-
-    def _ask(self, trial_id: int) -> Suggestion | None:
-        if trial_id >= len(self.script):
-            return None
-        config, budget, continue_from = self.script[trial_id]
-        return Suggestion(trial_id, config, budget, continue_from)
-
-    def is_finished(self) -> bool:
-        return self._next_id >= len(self.script)
 
 
 class Recording(Task):

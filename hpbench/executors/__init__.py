@@ -16,10 +16,10 @@ from hpbench.executors.base import (
     Capabilities,
     Executor,
     ExecutorBroken,
+    RealTimeExecutor,
     TrialJob,
     TrialOutcome,
     WorkerDied,
-    wait_first,
 )
 from hpbench.executors.choice import make_executor
 from hpbench.executors.dask_cluster import DaskExecutor
@@ -38,7 +38,7 @@ __all__ = [
     "DaskExecutor",
     "make_executor",
     "evaluate_trial",
-    "wait_first",
+    "RealTimeExecutor",
     "WorkerDied",
     "ExecutorBroken",
     "limit_process_threads",

@@ -26,7 +26,7 @@ __all__ = [
     "Executor",
     "WorkerDied",
     "ExecutorBroken",
-    "wait_first",
+    "RealTimeExecutor",
 ]
 
 
@@ -131,7 +131,17 @@ class Executor(Protocol):
     def shutdown(self, *, cancel: bool = False) -> None: ...
 
 
-def wait_first(pending: Collection[cf.Future[TrialOutcome]], timeout: float) -> set[cf.Future[TrialOutcome]]:
-    """``Executor.wait`` of executors whose futures finish in real time."""
-    done, _ = cf.wait(list(pending), timeout=timeout, return_when=cf.FIRST_COMPLETED)
-    return done
+class RealTimeExecutor:
+    """What executors whose futures finish in real time share: ``evaluate`` and ``wait``."""
+
+    def submit(self, job: TrialJob) -> cf.Future[TrialOutcome]:
+        raise NotImplementedError
+
+    def evaluate(self, job: TrialJob) -> TrialOutcome:
+        return self.submit(job).result()
+
+    def wait(
+        self, pending: Collection[cf.Future[TrialOutcome]], timeout: float
+    ) -> set[cf.Future[TrialOutcome]]:
+        done, _ = cf.wait(list(pending), timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        return done

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
-from collections.abc import Collection
 from typing import Any
 
-from hpbench.executors.base import Capabilities, TrialJob, TrialOutcome, WorkerDied, wait_first
+from hpbench.executors.base import Capabilities, RealTimeExecutor, TrialJob, TrialOutcome, WorkerDied
 from hpbench.executors.evaluate import evaluate_trial
 from hpbench.threads import limit_process_threads, spawn_environ
 
@@ -39,7 +38,7 @@ def parse_local_workers(address: str) -> int:
     return int(n)
 
 
-class DaskExecutor:
+class DaskExecutor(RealTimeExecutor):
     """Trials as Dask futures on a running scheduler or on a LocalCluster started for the run.
 
     Args:
@@ -132,14 +131,6 @@ class DaskExecutor:
         dfut.add_done_callback(_done)
         out.add_done_callback(lambda f: self._futures.pop(f, None))
         return out
-
-    def evaluate(self, job: TrialJob) -> TrialOutcome:
-        return self.submit(job).result()
-
-    def wait(
-        self, pending: Collection[cf.Future[TrialOutcome]], timeout: float
-    ) -> set[cf.Future[TrialOutcome]]:
-        return wait_first(pending, timeout)
 
     def running_since(self, fut: cf.Future[TrialOutcome]) -> float | None:
         return None

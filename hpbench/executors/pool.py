@@ -18,7 +18,6 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -26,10 +25,10 @@ from hpbench.checks import is_integer
 from hpbench.executors.base import (
     Capabilities,
     ExecutorBroken,
+    RealTimeExecutor,
     TrialJob,
     TrialOutcome,
     WorkerDied,
-    wait_first,
 )
 from hpbench.executors.evaluate import evaluate_trial
 from hpbench.threads import limit_process_threads, one_thread_environ
@@ -81,7 +80,7 @@ class _Worker:
         self.ready_at: float | None = None
 
 
-class WorkerPool:
+class WorkerPool(RealTimeExecutor):
     """A local pool of ``workers`` spawned processes, one thread each.
 
     Unlike ``concurrent.futures.ProcessPoolExecutor``, which breaks as a whole when one
@@ -121,14 +120,6 @@ class WorkerPool:
                 self._woken = True
                 self._wake_w.send(None)
         return fut
-
-    def evaluate(self, job: TrialJob) -> TrialOutcome:
-        return self.submit(job).result()
-
-    def wait(
-        self, pending: Collection[cf.Future[TrialOutcome]], timeout: float
-    ) -> set[cf.Future[TrialOutcome]]:
-        return wait_first(pending, timeout)
 
     def worker_pids(self) -> list[int]:
         """Process ids of the current workers (for tests and diagnostics)."""

@@ -18,6 +18,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from hpbench.cache import EvaluationCache, cache_key
 from hpbench.executors.base import Executor, ExecutorBroken, TrialJob, TrialOutcome, WorkerDied
@@ -262,23 +263,6 @@ class Driver:
             self.finish(fl, _failed(fl, msg, status="timeout", since=since))
 
 
-def drive(
-    runs: Sequence[RunState],
-    executor: Executor,
-    *,
-    store: Store | None = None,
-    trials_per_run: int = 1,
-    trial_timeout: float | None = None,
-    cache_scope: int | None | bool = False,
-    on_trial: Progress | None = None,
-) -> None:
-    """Run every run to the end of its budget (or of its searcher); see ``Driver``."""
-    Driver(
-        runs,
-        executor,
-        store=store,
-        trials_per_run=trials_per_run,
-        trial_timeout=trial_timeout,
-        cache_scope=cache_scope,
-        on_trial=on_trial,
-    ).run()
+def drive(runs: Sequence[RunState], executor: Executor, **options: Any) -> None:
+    """Run every run to the end of its budget (or of its searcher); ``options`` as for ``Driver``."""
+    Driver(runs, executor, **options).run()
