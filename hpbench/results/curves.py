@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hpbench.checks import is_integer
 from hpbench.incumbent import TOP_TOLERANCE, eligible_mask
 from hpbench.results import statistics as st
 
@@ -251,7 +252,7 @@ def trajectories(
     require(trials, TRIAL_COLUMNS, "trials")
     if axis not in AXES:
         raise ValueError(f"trajectories: 'axis' must be one of {AXES}, got {axis!r}")
-    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 2:
+    if not is_integer(n_points) or n_points < 2:
         raise ValueError(f"trajectories: rule 'n_points >= 2 (int)' broken, got {n_points!r}")
     vals = numeric(trials, "objective") if values is None else values
     df = trials.assign(_elig=incumbent_eligible(trials), _obj=numeric(trials, "objective"), _val=vals)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hpbench.checks import is_integer
 from hpbench.results.curves import numeric as _col
 from hpbench.results.curves import require as _require
 
@@ -194,7 +195,7 @@ def configurations(trials: pd.DataFrame, *, max_per_searcher: int = 300, seed: i
         Subset of ``trials`` rows (status ok, finite objective) with a boolean ``top`` column.
     """
     _require(trials, ("task", "searcher", "objective", "status"), "trials")
-    if isinstance(max_per_searcher, bool) or not isinstance(max_per_searcher, int) or max_per_searcher < 1:
+    if not is_integer(max_per_searcher) or max_per_searcher < 1:
         raise ValueError(
             f"configurations: rule 'max_per_searcher >= 1 (int)' broken, got {max_per_searcher!r}"
         )

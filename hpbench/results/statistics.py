@@ -19,6 +19,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import stats
 
+from hpbench.checks import is_integer
+
 __all__ = [
     "median_interval_ranks",
     "interval_label",
@@ -60,7 +62,7 @@ def median_interval_ranks(n: int, confidence: float = 0.95) -> tuple[int, int, f
     Returns:
         (l, u, coverage).
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+    if not is_integer(n) or n < 1:
         raise ValueError(f"median_interval_ranks: rule 'n >= 1 (int)' broken, got {n!r}")
     if not 0 < confidence < 1:
         raise ValueError(f"median_interval_ranks: rule '0 < confidence < 1' broken, got {confidence!r}")
@@ -277,7 +279,7 @@ def nemenyi_q(k: int, alpha: float = 0.05) -> float:
 
     The studentized range quantile at infinite degrees of freedom divided by sqrt(2).
     """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
+    if not is_integer(k) or k < 2:
         raise ValueError(f"nemenyi_q: rule 'k >= 2 (int)' broken, got {k!r}")
     if not 0 < alpha < 1:
         raise ValueError(f"nemenyi_q: rule '0 < alpha < 1' broken, got {alpha!r}")
