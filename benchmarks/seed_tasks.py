@@ -33,11 +33,11 @@ from typing import Any
 import numpy as np
 
 from hpbench.budget import Budget
-from hpbench.executors import limit_threads
 from hpbench.incumbent import eligible
 from hpbench.registry import get_task, make_searcher
 from hpbench.runner import run_search, split_seed
 from hpbench.tasks.cbow import CBOWTask
+from hpbench.threads import limit_process_threads
 
 TASKS = ["cbow-pydocs", "gan-ring"]
 SEARCHERS = ["random", "gp-ei", "hyperband"]
@@ -79,7 +79,7 @@ def evaluate_top(
 
 
 def _pool(workers: int) -> cf.ProcessPoolExecutor:
-    return cf.ProcessPoolExecutor(max_workers=workers, initializer=limit_threads)
+    return cf.ProcessPoolExecutor(max_workers=workers, initializer=limit_process_threads)
 
 
 def _fmt(values: list[float]) -> str:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hpbench.tasks.datasets import check_resume
+from hpbench.threads import one_thread
 
 if TYPE_CHECKING:
     import torch
@@ -31,18 +32,15 @@ def torch_settings() -> Iterator[None]:
     """One thread and deterministic algorithms inside; the caller's settings and RNG after."""
     import torch
 
-    threads = torch.get_num_threads()
     deterministic = torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     try:
         # Layer constructors draw default weights from the global RNG before we re-initialise
         # them from our generator: restore it so evaluations leave the caller's stream alone.
-        with torch.random.fork_rng(devices=[]):
+        with one_thread(), torch.random.fork_rng(devices=[]):
             yield
     finally:
         torch.use_deterministic_algorithms(deterministic)
-        torch.set_num_threads(threads)
 
 
 def torch_generator(seed: int) -> torch.Generator:
