@@ -92,7 +92,7 @@ def ring_divergence(samples: np.ndarray) -> dict[str, float]:
     q = np.append(hist, len(x) - good.sum()) + 0.5
     q /= q.sum()
     p = 1.0 / RING_MODES
-    excess = np.maximum(0.0, np.log(dist.min(axis=1) / (_QUALITY_STDS * RING_STD)))
+    excess = np.log(np.maximum(dist.min(axis=1) / (_QUALITY_STDS * RING_STD), 1.0))  # 0 when near
     return {
         "divergence": float(np.sum(p * np.log(p / q[:RING_MODES])) + excess.mean()),
         "high_quality": float(good.mean()),
