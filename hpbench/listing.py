@@ -10,7 +10,7 @@ from hpbench.registry import get_searcher_class, get_task, searcher_names, task_
 __all__ = ["task_table", "searcher_table"]
 
 _NOTES = {
-    "skopt-gp": "scikit-optimize's 'gbrt' estimator is left out: it fails with scikit-learn >= 1.9",
+    "skopt-gp": "scikit-optimize's 'GBRT' estimator is left out: it fails with scikit-learn >= 1.6",
 }
 
 
