@@ -43,8 +43,9 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+from hpbench.threads import spawn_environ
+
+os.environ.update(spawn_environ())  # one thread per library, inherited by the pool's workers
 
 import numpy as np  # noqa: E402 - after the thread limits
 
@@ -105,23 +106,10 @@ def ellipsoid(y: np.ndarray) -> float:
     return float(np.sum(10 ** (6 * np.arange(d) / max(d - 1, 1)) * y * y))
 
 
-_H_A = np.array(
-    [
-        [10, 3, 17, 3.5, 1.7, 8],
-        [0.05, 10, 17, 0.1, 8, 14],
-        [3, 3.5, 1.7, 10, 17, 8],
-        [17, 8, 0.05, 10, 0.1, 14],
-    ]
-)
-_H_P = 1e-4 * np.array(
-    [[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991],
-     [2348, 1451, 3522, 2883, 3047, 6650], [4047, 8828, 8732, 5743, 1091, 381]]
-)  # fmt: skip
-_H_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
-
-
 def hartmann6(y: np.ndarray) -> float:
-    return float(-np.sum(_H_ALPHA * np.exp(-np.sum(_H_A * (y[None, :] - _H_P) ** 2, axis=1))))
+    from hpbench.tasks.synthetic import hartmann
+
+    return hartmann(y)
 
 
 @dataclass(frozen=True)
@@ -198,12 +186,9 @@ class Problem:
 def run_one(job: tuple[str, str, int]) -> tuple[tuple[str, str, int], float, list[float]]:
     """Final regret and the wall seconds of every ``ask`` of one (function, searcher, seed)."""
     fname, label, seed = job
-    try:
-        import torch
+    import torch  # optuna-gp's model; one thread like every other library here
 
-        torch.set_num_threads(1)
-    except ImportError:  # torch is a dependency of hpbench; only optuna-gp uses it here
-        pass
+    torch.set_num_threads(1)
     from hpbench.registry import make_searcher
 
     name, _, raw = label.partition(":")

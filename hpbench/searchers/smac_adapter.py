@@ -45,7 +45,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 from hpbench.searchers.base import Searcher, check_choice, check_int, clip_objective
 from hpbench.space import Categorical, Fidelity, Float, Int, SearchSpace
@@ -230,10 +230,10 @@ class SmacSearcher(Searcher):
         self._log.append((suggestion.trial_id, value, True))
 
 
-class _FixedFacade(SmacSearcher):
-    """A ``SmacSearcher`` whose facade is fixed by the subclass."""
+class SmacBB(SmacSearcher):
+    """SMAC3's BlackBoxFacade: a Gaussian process with EI (about a second per suggestion)."""
 
-    facade_name: ClassVar[str] = "bb"
+    name = "smac-bb"
 
     def __init__(
         self,
@@ -243,16 +243,7 @@ class _FixedFacade(SmacSearcher):
         seed: int = 0,
         n_initial: int | None = None,
     ) -> None:
-        super().__init__(
-            space=space, fidelity=fidelity, seed=seed, facade=self.facade_name, n_initial=n_initial
-        )
-
-
-class SmacBB(_FixedFacade):
-    """SMAC3's BlackBoxFacade: a Gaussian process with EI (about a second per suggestion)."""
-
-    name = "smac-bb"
-    facade_name = "bb"
+        super().__init__(space=space, fidelity=fidelity, seed=seed, facade="bb", n_initial=n_initial)
 
 
 class SmacHPO(SmacSearcher):
