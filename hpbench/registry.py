@@ -65,6 +65,10 @@ _BUILTIN_TASKS: dict[str, tuple[str, dict[str, Any]]] = {
     "gbdt-diabetes": (_T + "sklearn_models:GBDTTask", {"dataset": "diabetes"}),
     "mlp-digits": (_T + "torch_models:MLPTask", {}),
     "cnn-digits": (_T + "torch_models:CNNTask", {}),
+    # Surrogates of shipped recordings (hpbench/surrogate/data/, made by `hpbench record`).
+    "mlp-digits-surrogate": ("hpbench.surrogate.builtin:builtin_surrogate", {"task": "mlp-digits"}),
+    "cnn-digits-surrogate": ("hpbench.surrogate.builtin:builtin_surrogate", {"task": "cnn-digits"}),
+    "gbdt-digits-surrogate": ("hpbench.surrogate.builtin:builtin_surrogate", {"task": "gbdt-digits"}),
 }
 
 _extra_tasks: dict[str, Callable[[], Task]] = {}
