@@ -27,6 +27,9 @@ _LAZY = {
     "load_results": "hpbench.results.store",
     "load_runs": "hpbench.results.store",
     "run_search": "hpbench.runner",
+    "SurrogateTask": "hpbench.surrogate.task",
+    "Recording": "hpbench.surrogate.recording",
+    "record": "hpbench.surrogate.record",
 }
 
 __all__ = [
@@ -49,6 +52,9 @@ __all__ = [
     "load_results",
     "load_runs",
     "run_search",
+    "SurrogateTask",
+    "Recording",
+    "record",
     "__version__",
 ]
 

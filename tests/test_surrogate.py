@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
-import subprocess
-import sys
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -23,6 +21,7 @@ from scipy.stats import spearmanr
 from sklearn.neighbors import KNeighborsRegressor
 
 import hpbench as hb
+from hpbench.cli import main
 from hpbench.results.store import encode_config, load_results
 from hpbench.runner import split_seed
 from hpbench.surrogate.design import DesignSearcher, design_configs, fidelity_levels
@@ -345,39 +344,25 @@ def test_held_out_spearman_matches_an_independent_computation(recorded: Any) -> 
 
 def test_quality_is_shipped_in_the_file_and_printed(recorded: Any, tmp_path: Path) -> None:
     _, _, rec = recorded
-    q = measure_quality(rec, folds=4)
-    assert q["top"] > 0.5  # the base function is smooth: the forest ranks it well
+    q = measure_quality(rec, model="knn", params={"k": 3}, folds=4)
+    assert q["top"] > 0.5 and q["model"] == "knn"  # a smooth function: even 3-NN ranks it
     path = rec.with_quality(q).save(tmp_path / "q.parquet")
     task = SurrogateTask.from_recording(path)
     assert task.quality == q and q["summary"] in task.description
 
 
 # --------------------------------------------------------------------------------- CLI
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hpbench", *args], cwd=cwd, capture_output=True, text=True, timeout=600
-    )
-
-
-def test_cli_records_and_exports_one_file(tmp_path: Path) -> None:
-    out = _cli(
-        "record",
-        "branin-mf",
-        "--configs",
-        "6",
-        "--workers",
-        "0",
-        "--no-progress",
-        "-o",
-        "b.parquet",
-        "--store",
-        "r.db",
-        cwd=tmp_path,
-    )
-    assert out.returncode == 0, out.stderr
-    assert "held-out Spearman" in out.stdout
+def test_cli_records_and_exports_one_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["record", "branin", "--configs", "8", "--workers", "0", "--no-progress", "-o", "b.parquet"]
+    assert main([*args, "--store", "r.db"]) == 0
+    out = capsys.readouterr().out
+    assert "held-out Spearman" in out and "b.parquet" in out
     rec = Recording.load(tmp_path / "b.parquet")
-    assert rec.info["configs"] == 6 and rec.quality is not None and len(rec.rows) == 30
+    assert rec.info["configs"] == 8 and rec.quality is not None and len(rec.rows) == 8
+    assert rec.quality["n"] == {"full": 8}
 
 
 @pytest.mark.parametrize(
@@ -388,10 +373,18 @@ def test_cli_records_and_exports_one_file(tmp_path: Path) -> None:
         (["branin-mf", "branin", "--configs", "4", "-o", "x.parquet"], "directory"),
     ],
 )
-def test_cli_record_mistakes_exit_2_and_write_nothing(args: list[str], fragment: str, tmp_path: Path) -> None:
-    out = _cli("record", *args, "--workers", "0", cwd=tmp_path)
-    assert out.returncode == 2 and fragment in out.stderr and len(out.stderr.strip().splitlines()) == 1
-    assert not list(tmp_path.iterdir()) or not (tmp_path / "results").exists()
+def test_cli_record_mistakes_exit_2_and_write_nothing(
+    args: list[str],
+    fragment: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["record", *args, "--workers", "0"]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_recording_file_errors_name_the_problem(tmp_path: Path) -> None:

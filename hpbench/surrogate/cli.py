@@ -37,8 +37,14 @@ def record_command(a: argparse.Namespace) -> int:
             raise ValueError(f"--output: directory {str(p.parent)!r} does not exist")
     name = a.name or "record-" + "-".join(tasks)
     t0 = time.perf_counter()
-    if a.export_only:
-        names = recording_experiments(name, a.seeds)
+    if a.export_only:  # what has been recorded so far: the seeded experiment may not exist yet
+        from hpbench.results.store import Store
+
+        with Store(a.store, readonly=True) as store:
+            have = set(store.experiment_names())
+        names = [n for n in recording_experiments(name, a.seeds) if n in have]
+        if not names:
+            raise ValueError(f"--name: no recording {name!r} in {a.store!r} (have: {sorted(have)})")
     else:
         names = record(
             tasks,

@@ -189,8 +189,12 @@ class SurrogateFit:
 
 def _floor(seconds: np.ndarray) -> np.ndarray:
     """Per column, a small positive offset so log(s0), log(r) stay finite when one is 0."""
-    med = np.nanmedian(np.where(seconds > 0, seconds, np.nan), axis=0)
-    return np.where(np.isfinite(med), 1e-3 * med, 1e-6)
+    out = np.full(seconds.shape[1], 1e-6)
+    for c in range(seconds.shape[1]):
+        positive = seconds[:, c][seconds[:, c] > 0]  # NaN compares False: dropped too
+        if len(positive):
+            out[c] = 1e-3 * float(np.median(positive))
+    return out
 
 
 def _values(rows: pd.DataFrame, index: np.ndarray, levels: list[Any], quantities: list[str]) -> np.ndarray:

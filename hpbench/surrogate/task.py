@@ -19,7 +19,7 @@ with:
   the virtual clock advances by.
 
 Continuing from a checkpoint equals going straight to the budget (the value depends on
-(config, budget, seed) only); the checkpoint is a 30-byte token and only the seconds
+(config, budget, seed) only); the checkpoint is an 18-byte token and only the seconds
 differ (the increment is cheaper).
 """
 
