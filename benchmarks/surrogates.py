@@ -34,6 +34,7 @@ from hpbench.surrogate.recording import Recording
 # name -> (model, params): the candidates and the variants tuned around them.
 CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "rf": ("rf", {"n_trees": 100, "min_leaf": 2, "max_features": 0.5}),
+    "rf-50": ("rf", {"n_trees": 50, "min_leaf": 2, "max_features": 0.5}),
     "rf-leaf1-all": ("rf", {"n_trees": 100, "min_leaf": 1, "max_features": 1.0}),
     "rf-leaf4": ("rf", {"n_trees": 100, "min_leaf": 4, "max_features": 0.5}),
     "extra-trees": ("rf", {"n_trees": 100, "min_leaf": 2, "max_features": 0.5, "extra": True}),

@@ -126,10 +126,17 @@ def _add_record_parser(sub: Any) -> None:
     rc.add_argument("--name", help="experiment name (default record-TASK...)")
     rc.add_argument("--design-seed", type=_positive_int, default=0, help="which scrambled Sobol design")
     rc.add_argument(
-        "-o", "--output", help="Parquet file (one task) or directory (several); default recordings/TASK.parquet"
+        "--include-store", metavar="PATH", help="also record the task's configurations already in this store"
+    )
+    rc.add_argument(
+        "-o",
+        "--output",
+        help="Parquet file (one task) or directory (several; default recordings/)",
     )
     rc.add_argument("--export-only", action="store_true", help="export what the store holds, record nothing")
-    rc.add_argument("--no-quality", action="store_true", help="skip measuring the surrogate's held-out quality")
+    rc.add_argument(
+        "--no-quality", action="store_true", help="skip measuring the surrogate's held-out quality"
+    )
     rc.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -433,7 +433,9 @@ class SearchSpace(Mapping[str, Param]):
         uniform draws; inactive conditional parameters ignore their draw.
         """
         if len(draws) != len(self._params):
-            raise ValueError(f"draws: rule 'one per parameter ({len(self._params)})' broken, got {len(draws)}")
+            raise ValueError(
+                f"draws: rule 'one per parameter ({len(self._params)})' broken, got {len(draws)}"
+            )
         if not self._conditional:
             return {name: p.from_uniform(u) for (name, p), u in zip(self._params.items(), draws)}
         config: dict[str, Any] = {}

@@ -27,7 +27,7 @@ from hpbench.runner import split_seed
 from hpbench.surrogate.design import DesignSearcher, design_configs, fidelity_levels
 from hpbench.surrogate.fit import SurrogateFit
 from hpbench.surrogate.quality import measure_quality
-from hpbench.surrogate.record import RecordingTask, export_recording, record
+from hpbench.surrogate.record import RecordingTask, configs_in_store, export_recording, record
 from hpbench.surrogate.recording import Recording
 from hpbench.surrogate.task import SurrogateTask
 from hpbench.trial import Suggestion
@@ -131,6 +131,20 @@ def test_design_waits_for_the_previous_step_of_a_chain() -> None:
     s.tell(a, 1.0)
     nxt = s.ask()
     assert nxt is not None and nxt.continue_from == a.trial_id and nxt.budget == 3
+
+
+def test_configurations_from_a_store_are_recorded_after_the_design(tmp_path: Path) -> None:
+    store = str(tmp_path / "seen.db")
+    hb.benchmark(["branin-mf"], ["random"], seeds=1, max_evals=3, store=store, progress=False)
+    seen = configs_in_store(store, "branin-mf")
+    assert len(seen) == 3
+    names = record(
+        ["branin-mf"], configs=2, include=seen, store=str(tmp_path / "r.db"), workers=0, progress=False
+    )
+    rows = export_recording(str(tmp_path / "r.db"), names, "branin-mf", tmp_path / "b.parquet").rows
+    assert sorted(rows["design_index"].unique()) == [0, 1, 2, 3, 4]
+    assert [json.loads(c) for c in rows.drop_duplicates("design_index")["config"][2:]] == seen
+    assert len(rows) == 5 * 5
 
 
 def test_design_refuses_bad_parameters() -> None:

@@ -36,6 +36,13 @@ def record_command(a: argparse.Namespace) -> int:
         if a.output is not None and not p.parent.exists():
             raise ValueError(f"--output: directory {str(p.parent)!r} does not exist")
     name = a.name or "record-" + "-".join(tasks)
+    include = []
+    if a.include_store:
+        from hpbench.surrogate.record import configs_in_store
+
+        if len(tasks) != 1:
+            raise ValueError(f"--include-store: rule 'one task' broken, got {tasks}")
+        include = configs_in_store(a.include_store, tasks[0])
     t0 = time.perf_counter()
     if a.export_only:  # what has been recorded so far: the seeded experiment may not exist yet
         from hpbench.results.store import Store
@@ -56,6 +63,7 @@ def record_command(a: argparse.Namespace) -> int:
             workers=a.workers,
             dask=a.dask,
             design_seed=a.design_seed,
+            include=include,
             progress=False if a.no_progress else None,
         )
         print(f"recorded {', '.join(tasks)} in {time.perf_counter() - t0:.1f} s into {a.store}")

@@ -17,7 +17,7 @@ stored trials exactly.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +93,8 @@ class DesignSearcher(Searcher):
         design_seed: which scrambled Sobol design.
         levels: fidelity levels of each chain; ``None`` = ``fidelity_levels(fidelity)``.
         chains: chains interleaved per block (enough to keep the workers of one run busy).
+        extra: configurations recorded after the design's (e.g. those already in a store);
+            their design index continues after ``first + n_configs``.
     """
 
     name = "design"
@@ -108,6 +110,7 @@ class DesignSearcher(Searcher):
         design_seed: int = 0,
         levels: Sequence[float] | None = None,
         chains: int = 16,
+        extra: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         super().__init__(space=space, fidelity=fidelity, seed=seed)
         owner = type(self).__name__
@@ -127,8 +130,12 @@ class DesignSearcher(Searcher):
                 )
         self.levels = None if levels is None else list(grid)
         self._grid = grid
+        if extra is not None and (isinstance(extra, (str, Mapping)) or not isinstance(extra, Sequence)):
+            raise TypeError(f"{owner}: 'extra' must be a list of configurations, got {extra!r}")
+        self.extra = None if extra is None else [space.validate(c) for c in extra]
         self.configs = design_configs(space, self.first + self.n_configs, self.design_seed)[self.first :]
-        self._steps = _schedule(self.n_configs, len(grid), self.chains)
+        self.configs += self.extra or []
+        self._steps = _schedule(len(self.configs), len(grid), self.chains)
         self._pos = 0  # next schedule index to consider
         self._trial_of: dict[int, int] = {}  # schedule index -> trial id
         self._ok: dict[int, bool] = {}  # schedule index -> finished ok (absent: pending or skipped)

@@ -42,7 +42,14 @@ from hpbench.surrogate.recording import Recording
 from hpbench.tasks.base import Task
 from hpbench.trial import Evaluation
 
-__all__ = ["RecordingTask", "record", "export_recording", "recording_experiments", "check_counts"]
+__all__ = [
+    "RecordingTask",
+    "record",
+    "export_recording",
+    "recording_experiments",
+    "check_counts",
+    "configs_in_store",
+]
 
 _MAGIC = b"HBREC1"
 _WARM: set[str] = set()  # tasks already warmed up in this process
@@ -112,17 +119,25 @@ def recording_experiments(name: str, seeds: int) -> list[str]:
 
 
 def _specs(
-    name: str, tasks: Sequence[str], configs: int, seeds: int, seeded: int, design_seed: int, levels: int
+    name: str,
+    tasks: Sequence[str],
+    configs: int,
+    seeds: int,
+    seeded: int,
+    design_seed: int,
+    levels: int,
+    extra: Sequence[dict[str, Any]] = (),
 ) -> list[BenchmarkSpec]:
-    def spec(exp: str, n: int, run_seeds: tuple[int, ...]) -> BenchmarkSpec:
-        params = {"n_configs": n, "first": 0, "design_seed": design_seed}
-        return BenchmarkSpec(
-            exp, tuple(tasks), (SearcherSpec("design", params),), run_seeds, Budget(max_evals=n * levels)
-        )
+    def spec(exp: str, n: int, run_seeds: tuple[int, ...], more: list[dict[str, Any]]) -> BenchmarkSpec:
+        params: dict[str, Any] = {"n_configs": n, "first": 0, "design_seed": design_seed}
+        if more:
+            params["extra"] = more
+        budget = Budget(max_evals=(n + len(more)) * levels)
+        return BenchmarkSpec(exp, tuple(tasks), (SearcherSpec("design", params),), run_seeds, budget)
 
-    out = [spec(name, configs, (0,))]
+    out = [spec(name, configs, (0,), list(extra))]
     if seeds > 1:
-        out.append(spec(f"{name}-seeds", seeded, tuple(range(1, seeds))))
+        out.append(spec(f"{name}-seeds", seeded, tuple(range(1, seeds)), []))
     return out
 
 
@@ -148,6 +163,7 @@ def record(
     workers: int = 1,
     dask: str | None = None,
     design_seed: int = 0,
+    include: Sequence[Mapping[str, Any]] = (),
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
 ) -> list[str]:
@@ -162,6 +178,8 @@ def record(
         name: experiment name (default ``record-`` and the task names).
         workers, dask: where trials run (see ``hpbench run``).
         design_seed: which Sobol design.
+        include: configurations recorded after the design's (one task only), e.g.
+            ``configs_in_store(path, task)``: the ones a benchmark already visited.
     """
     from hpbench.experiment import run_experiment
 
@@ -172,8 +190,13 @@ def record(
         raise ValueError("tasks: rule 'at least one task' broken, got none")
     n_levels = max(len(fidelity_levels(t.fidelity)) for t in objects.values())
     name = name or "record-" + "-".join(objects)
+    if include and len(objects) > 1:
+        raise ValueError(
+            f"include: rule 'one task when configurations are included' broken, got {list(objects)}"
+        )
+    extra = [next(iter(objects.values())).space.validate(c) for c in include]
     done = []
-    for spec in _specs(name, list(objects), configs, seeds, seeded, design_seed, n_levels):
+    for spec in _specs(name, list(objects), configs, seeds, seeded, design_seed, n_levels, extra):
         result = run_experiment(
             spec,
             RunOptions(workers=workers, dask=dask, store=store),
@@ -183,6 +206,15 @@ def record(
         )
         done.append(result.name)
     return done
+
+
+def configs_in_store(store: str, task: str, experiment: str | None = None) -> list[dict[str, Any]]:
+    """Distinct configurations of ``task``'s successful trials in a store, in trial order."""
+    df = load_results(store, experiment)
+    seen: dict[str, dict[str, Any]] = {}
+    for c in df.loc[(df["task"] == task) & (df["status"] == "ok"), "config"]:
+        seen.setdefault(c, json.loads(c))
+    return list(seen.values())
 
 
 # --------------------------------------------------------------------------- export
@@ -197,6 +229,13 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def _numeric(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A column as floats; all NaN when no trial reported it (every trial failed)."""
+    if column not in frame:
+        return pd.Series(np.nan, index=frame.index)
+    return pd.to_numeric(frame[column], errors="coerce").astype(float)
+
+
 def _rows(trials: pd.DataFrame, design: dict[str, int]) -> pd.DataFrame:
     seeds = {int(r): split_seed(int(r))[1] for r in trials["seed"].unique()}
     metric_cols = [c for c in trials.columns if c.startswith("metric.") and c[7:] not in (CPU, WALL, START)]
@@ -208,9 +247,9 @@ def _rows(trials: pd.DataFrame, design: dict[str, int]) -> pd.DataFrame:
             "status": trials["status"].astype(str),
             "error": trials["error"].fillna("").astype(str),
             "objective": trials["objective"].astype(float),
-            "cpu_seconds": pd.to_numeric(trials.get(f"metric.{CPU}"), errors="coerce"),
-            "wall_seconds": pd.to_numeric(trials.get(f"metric.{WALL}"), errors="coerce"),
-            "start": pd.to_numeric(trials.get(f"metric.{START}"), errors="coerce").fillna(0.0),
+            "cpu_seconds": _numeric(trials, f"metric.{CPU}"),
+            "wall_seconds": _numeric(trials, f"metric.{WALL}"),
+            "start": _numeric(trials, f"metric.{START}").fillna(0.0),
         }
     )
     rows.insert(1, "design_index", rows["config"].map(design).astype("int64"))
@@ -242,12 +281,16 @@ def export_recording(store: str, experiments: Sequence[str], task: str | Task, p
     params = [json.loads(p) for p in runs["searcher_params"]]
     n_configs = max(p["first"] + p["n_configs"] for p in params)
     design_seed = int(params[0]["design_seed"])
-    design = {encode_config(c): i for i, c in enumerate(design_configs(base.space, n_configs, design_seed))}
+    extra = next((p["extra"] for p in params if p.get("extra")), [])
+    configs = design_configs(base.space, n_configs, design_seed) + [base.space.validate(c) for c in extra]
+    design: dict[str, int] = {}
+    for i, c in enumerate(configs):
+        design.setdefault(encode_config(c), i)
     rows = _rows(trials, design)
     seeded = rows.groupby("design_index")["replica"].nunique()
     info = {
         "configs": int(rows["design_index"].nunique()),
-        "configs_planned": int(n_configs),
+        "configs_planned": len(configs),
         "seeds": int(rows["replica"].nunique()),
         "seeded_configs": int((seeded > 1).sum()),
         "design_seed": design_seed,

@@ -142,6 +142,16 @@ class SurrogateTask(Task):
         }
         return out
 
+    @cached_property
+    def measured_overhead(self) -> float:
+        """Median ``s0 / r`` of the recorded configurations: c0 in fidelity units, as measured.
+
+        ``overhead`` stays the recorded task's declared value, so costs match the real task.
+        """
+        s = self._fit.seconds
+        ok = np.isfinite(s).all(axis=1) & (s[:, 1] > 0)
+        return float(np.median(s[ok, 0] / s[ok, 1])) if ok.any() else math.nan
+
     # ---------------------------------------------------------------- lookup tables
     @cached_property
     def _fit(self) -> SurrogateFit:
