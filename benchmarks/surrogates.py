@@ -38,10 +38,12 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "rf-leaf1-all": ("rf", {"n_trees": 100, "min_leaf": 1, "max_features": 1.0}),
     "rf-leaf4": ("rf", {"n_trees": 100, "min_leaf": 4, "max_features": 0.5}),
     "extra-trees": ("rf", {"n_trees": 100, "min_leaf": 2, "max_features": 0.5, "extra": True}),
+    "rf-joint": ("rf", {"n_trees": 100, "min_leaf": 2, "max_features": 0.5, "joint": True}),
     "gbdt": ("gbdt", {"rounds": 300, "learning_rate": 0.05, "max_leaf_nodes": 15, "min_leaf": 10}),
     "knn-5": ("knn", {"k": 5, "power": 2.0}),
     "knn-10": ("knn", {"k": 10, "power": 1.0}),
     "gp": ("gp", {"fit_points": 300, "noise": 1e-2}),
+    "gp-joint": ("gp", {"fit_points": 300, "noise": 1e-2, "joint": True}),
 }
 
 

@@ -360,6 +360,8 @@ def test_quality_is_shipped_in_the_file_and_printed(recorded: Any, tmp_path: Pat
     _, _, rec = recorded
     q = measure_quality(rec, model="knn", params={"k": 3}, folds=4)
     assert q["top"] > 0.5 and q["model"] == "knn"  # a smooth function: even 3-NN ranks it
+    joint = measure_quality(rec, model="rf", params={"n_trees": 20, "joint": True}, folds=4)
+    assert joint["top"] > 0.5 and joint["params"]["joint"] is True
     path = rec.with_quality(q).save(tmp_path / "q.parquet")
     task = SurrogateTask.from_recording(path)
     assert task.quality == q and q["summary"] in task.description

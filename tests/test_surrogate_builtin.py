@@ -43,6 +43,8 @@ def test_builtin_surrogate_is_registered_and_replays_recorded_rows_exactly(name:
         assert ev.objective == r["objective"]
         assert ev.metrics["test_loss"] == r["metric.test_loss"]
         assert ev.seconds is not None and ev.seconds > 0
+    # c0 as the recording measured it: per-trial seconds over seconds per fidelity unit
+    assert 0 < task.measured_overhead < task.fidelity.high
 
 
 def test_shipped_quality_is_the_held_out_measurement() -> None:

@@ -126,7 +126,11 @@ class SurrogateFit:
         ]
         self.seconds = _fit_seconds(rows[rows["replica"] == 0], self.index)
         keep = ~np.isin(self.index, np.asarray(exclude, dtype=np.int64))
-        self.models = self._fit_levels(model, params, keep)
+        params = dict(params or {})
+        self.joint = bool(params.pop("joint", False))
+        self.models = (
+            self._fit_joint(model, params, keep) if self.joint else self._fit_levels(model, params, keep)
+        )
         self.seconds_model = self._fit_seconds_model(model, params, keep)
 
     def transformed(self, values: np.ndarray) -> np.ndarray:
@@ -153,6 +157,20 @@ class SurrogateFit:
             fitted.append(make_model(model, params).fit(self.X[ok], Z[ok, j, :]))
         return fitted
 
+    def _augment(self, X: np.ndarray) -> np.ndarray:
+        """(k, D) -> (L * k, D + 1): every row once per level, the level's position in [0, 1] appended."""
+        n_levels = len(self.levels)
+        where = np.linspace(0.0, 1.0, n_levels) if n_levels > 1 else np.zeros(1)
+        return np.concatenate([np.c_[X, np.full(len(X), t)] for t in where])
+
+    def _fit_joint(self, model: str, params: Mapping[str, Any], keep: np.ndarray) -> list[Any]:
+        """One regressor for all levels, the level an input: levels share what they have in common."""
+        Z = self.transformed(self.base)
+        Xa = self._augment(self.X)
+        Za = np.concatenate([Z[:, j, :] for j in range(len(self.levels))])
+        ok = np.tile(keep, len(self.levels)) & np.all(np.isfinite(Za), axis=1)
+        return [make_model(model, params).fit(Xa[ok], Za[ok]) if ok.any() else None]
+
     def _fit_seconds_model(self, model: str, params: Mapping[str, Any] | None, keep: np.ndarray) -> Any:
         self._floor = _floor(self.seconds)
         self._stacked: StackedForest | None = None
@@ -161,25 +179,35 @@ class SurrogateFit:
         return make_model(model, params).fit(self.X[ok], S[ok]) if ok.any() else None
 
     def _outputs(self, X: np.ndarray) -> list[np.ndarray | None]:
-        """Every fitted model's prediction at X: the levels', then the seconds model's."""
+        """Every fitted model's prediction: the level models' (joint: at ``_augment(X)``), the seconds'."""
+        Xin = self._augment(X) if self.joint else X
         models = [*self.models, self.seconds_model]
         fitted = [m for m in models if m is not None]
         if fitted and all(isinstance(m, Forest) for m in fitted):
+            # One walk of all trees; the seconds forest never splits on the appended column.
             if self._stacked is None:
                 self._stacked = StackedForest(fitted)  # type: ignore[arg-type]
-            it = iter(self._stacked.predict(X))
-            return [None if m is None else next(it) for m in models]
-        return [None if m is None else m.predict(X) for m in models]
+            it = iter(self._stacked.predict(Xin))
+            out = [None if m is None else next(it) for m in models]
+            if out[-1] is not None:
+                out[-1] = out[-1][: len(X)]
+            return out
+        levels = [None if m is None else m.predict(Xin) for m in self.models]
+        return [*levels, None if self.seconds_model is None else self.seconds_model.predict(X)]
 
     def predict_all(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Modelled-scale values (k, L, Q) (NaN where a level had no data) and ``(s0, r)`` (k, 2)."""
         X = np.atleast_2d(X)
-        out = np.full((len(X), len(self.levels), len(self.quantities)), np.nan)
+        k, n_levels, n_q = len(X), len(self.levels), len(self.quantities)
+        out = np.full((k, n_levels, n_q), np.nan)
         *levels, secs = self._outputs(X)
-        for j, pred in enumerate(levels):
-            if pred is not None:
-                out[:, j, :] = pred
-        seconds = np.zeros((len(X), 2)) if secs is None else np.maximum(np.exp(secs) - self._floor, 0.0)
+        if self.joint and levels[0] is not None:
+            out[:] = levels[0].reshape(n_levels, k, n_q).transpose(1, 0, 2)
+        elif not self.joint:
+            for j, pred in enumerate(levels):
+                if pred is not None:
+                    out[:, j, :] = pred
+        seconds = np.zeros((k, 2)) if secs is None else np.maximum(np.exp(secs) - self._floor, 0.0)
         return out, seconds
 
     def predict(self, X: np.ndarray) -> np.ndarray:
