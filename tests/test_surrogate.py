@@ -316,6 +316,8 @@ def test_surrogate_keeps_the_recorded_task_s_contract(surrogate: SurrogateTask, 
         surrogate.evaluate({"x": 2.0, "y": 0.5, "kind": "a"}, budget=1, seed=0)
     with pytest.raises(ValueError, match="budget"):
         surrogate.evaluate({"x": 0.2, "y": 0.5, "kind": "a"}, budget=10, seed=0)
+    with pytest.raises(ValueError, match="model"):
+        SurrogateTask(recorded[2], model="svm")
 
 
 def test_a_benchmark_runs_on_the_surrogate(surrogate: SurrogateTask, tmp_path: Path) -> None:

@@ -45,6 +45,7 @@ def test_builtin_surrogate_is_registered_and_replays_recorded_rows_exactly(name:
         assert ev.seconds is not None and ev.seconds > 0
     # c0 as the recording measured it: per-trial seconds over seconds per fidelity unit
     assert 0 < task.measured_overhead < task.fidelity.high
+    assert 0 < task.recorded_seconds < 60  # CPU seconds of one straight top-fidelity training
 
 
 def test_shipped_quality_is_the_held_out_measurement() -> None:

@@ -40,6 +40,7 @@ import numpy as np
 
 from hpbench.results.store import encode_config
 from hpbench.surrogate.fit import DEFAULT_MODEL, DEFAULT_PARAMS, SurrogateFit
+from hpbench.surrogate.models import MODELS
 from hpbench.surrogate.recording import Recording
 from hpbench.tasks.base import Task
 from hpbench.tasks.datasets import check_resume
@@ -78,8 +79,12 @@ class SurrogateTask(Task):
         t = recording.task
         q = recording.quality or {}
         self.model = model or q.get("model") or DEFAULT_MODEL
-        default = DEFAULT_PARAMS if self.model == DEFAULT_MODEL else {}
-        self.params = dict(params if params is not None else q.get("params", default))
+        if self.model not in MODELS:
+            raise ValueError(f"model: rule 'one of {sorted(MODELS)}' broken, got {self.model!r}")
+        if params is None:  # the parameters the quality was measured with, for that model
+            params = q.get("params", {}) if q.get("model") == self.model else {}
+            params = params or (DEFAULT_PARAMS if self.model == DEFAULT_MODEL else {})
+        self.params = dict(params)
         self.noise = bool(noise)
         self.name = name or f"{t['name']}-surrogate"
         self.space, self.fidelity = recording.space, recording.fidelity
