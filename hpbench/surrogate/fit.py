@@ -1,8 +1,9 @@
 """From a recording to fitted predictions: per level, (configuration) -> objective and metrics; seconds.
 
-The recording's replica-0 rows (run seed 0) are the surrogate's "seed-0 world": at each
-fidelity level one multi-output regressor (``hpbench.surrogate.models``) maps the encoded
-configuration to the objective and every numeric metric, each on a transformed scale
+The recording's replica-0 rows (run seed 0) are the surrogate's "seed-0 world": one
+multi-output regressor (``hpbench.surrogate.models``) over (configuration, level) --
+``joint``, the default -- or one per level maps the encoded configuration to the
+objective and every numeric metric, each on a transformed scale
 (log for positive quantities, logit for shares in [0, 1], else as recorded) so that
 heavy-tailed losses do not dominate the fit. Compute time follows the cost model of the
 design (a fixed per-trial part plus a part proportional to the fidelity trained): per
