@@ -47,6 +47,8 @@ _BUILTIN_SEARCHERS: dict[str, str] = {
     "skopt-gp": _S + "skopt_adapter:SkoptGP",
     "skopt-rf": _S + "skopt_adapter:SkoptRF",
     "skopt-et": _S + "skopt_adapter:SkoptET",
+    "smac-bb": _S + "smac_adapter:SmacBB",
+    "smac-hpo": _S + "smac_adapter:SmacHPO",
 }
 
 # name -> ("module:factory", kwargs); the factory returns a Task.
