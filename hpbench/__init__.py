@@ -29,6 +29,9 @@ _LAZY = {
     "run_search": "hpbench.runner",
     "analyse": "hpbench.results.verdict",
     "Analysis": "hpbench.results.verdict",
+    "SurrogateTask": "hpbench.surrogate.task",
+    "Recording": "hpbench.surrogate.recording",
+    "record": "hpbench.surrogate.record",
 }
 
 __all__ = [
@@ -53,6 +56,9 @@ __all__ = [
     "run_search",
     "analyse",
     "Analysis",
+    "SurrogateTask",
+    "Recording",
+    "record",
     "__version__",
 ]
 

@@ -70,6 +70,10 @@ _BUILTIN_TASKS: dict[str, tuple[str, dict[str, Any]]] = {
     "cbow-pydocs": (_T + "cbow:CBOWTask", {}),
     "gan-ring": (_T + "gan:GANRingTask", {}),
     "ner-hironsan": (_T + "ner:NERTask", {}),
+    # Surrogates of shipped recordings (hpbench/surrogate/data/, made by `hpbench record`).
+    "mlp-digits-surrogate": ("hpbench.surrogate.builtin:builtin_surrogate", {"task": "mlp-digits"}),
+    "cnn-digits-surrogate": ("hpbench.surrogate.builtin:builtin_surrogate", {"task": "cnn-digits"}),
+    "gbdt-digits-surrogate": ("hpbench.surrogate.builtin:builtin_surrogate", {"task": "gbdt-digits"}),
 }
 
 _extra_tasks: dict[str, Callable[[], Task]] = {}
