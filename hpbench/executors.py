@@ -103,6 +103,7 @@ class TrialOutcome:
     started: float
     finished: float
     worker: str
+    objectives: Mapping[str, float] | None = None  # multi-objective tasks: name -> value
 
 
 def limit_threads() -> None:
@@ -219,13 +220,31 @@ def evaluate_trial(job: TrialJob) -> TrialOutcome:
         with contextlib.nullcontext() if job.timeout is None else _Deadline(job.timeout):
             ev = task.evaluate(job.config, budget=job.budget, seed=job.seed, checkpoint=job.checkpoint)
         obj = float(ev.objective)
-        if not math.isfinite(obj):
-            msg = f"objective is {obj!r} (not finite)"
+        bad = _not_finite(obj, ev.objectives)
+        if bad is not None:
             return TrialOutcome(
-                "failed", None, ev.cost, dict(ev.metrics), None, msg, started, time.time(), worker
+                "failed",
+                None,
+                ev.cost,
+                dict(ev.metrics),
+                None,
+                bad,
+                started,
+                time.time(),
+                worker,
+                ev.objectives,
             )
         return TrialOutcome(
-            "ok", obj, ev.cost, dict(ev.metrics), ev.checkpoint, None, started, time.time(), worker
+            "ok",
+            obj,
+            ev.cost,
+            dict(ev.metrics),
+            ev.checkpoint,
+            None,
+            started,
+            time.time(),
+            worker,
+            ev.objectives,
         )
     except _Timeout:
         msg = f"trial exceeded the timeout of {job.timeout} s"
@@ -233,6 +252,16 @@ def evaluate_trial(job: TrialJob) -> TrialOutcome:
     except Exception as exc:  # noqa: BLE001 - a failing trial must not stop the run
         tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return TrialOutcome("failed", None, None, {}, None, tb[:2000], started, time.time(), worker)
+
+
+def _not_finite(objective: float, objectives: Mapping[str, float] | None) -> str | None:
+    """Why a trial fails on its values (a non-finite objective, or any of several), or ``None``."""
+    if not math.isfinite(objective):
+        return f"objective is {objective!r} (not finite)"
+    for name, v in (objectives or {}).items():
+        if not math.isfinite(v):
+            return f"objective {name!r} is {v!r} (not finite)"
+    return None
 
 
 class Executor(Protocol):

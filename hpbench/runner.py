@@ -37,6 +37,7 @@ from hpbench.executors import (
     evaluate_trial,
 )
 from hpbench.incumbent import eligible
+from hpbench.objectives import searcher_feedback
 from hpbench.results.store import Store, encode_config
 from hpbench.searchers.base import Searcher
 from hpbench.tasks.base import Task
@@ -155,7 +156,7 @@ class RunState:
                     "it is not deterministic under its seed, so this run cannot be resumed; use --fresh"
                 )
             self._account(s, rec)
-            self.searcher.tell(s, rec.objective if rec.status is TrialStatus.OK else None)
+            self.searcher.tell(s, self._feedback(rec))
         if todo:
             raise RuntimeError(
                 f"resume: searcher {self.label!r} stopped before replaying stored trials {sorted(todo)}; "
@@ -170,6 +171,15 @@ class RunState:
         self.records.append(rec)
         if self._counts(rec):
             self.best = min(self.best, rec.objective)  # type: ignore[type-var]
+
+    def _feedback(self, rec: TrialRecord) -> Any:
+        """The objective told to the searcher: a loss vector for multi-objective searchers."""
+        ok = rec.status is TrialStatus.OK
+        if self.searcher.n_objectives <= 1:  # the hot path: no function call
+            return rec.objective if ok else None
+        return searcher_feedback(
+            self.searcher.n_objectives, self.task.objectives, ok, rec.objective, rec.objectives
+        )
 
     def _counts(self, rec: TrialRecord) -> bool:
         high = None if self.task.fidelity is None else self.task.fidelity.high
@@ -221,7 +231,7 @@ class RunState:
         t0 = time.perf_counter()
         if self.error is None:
             try:
-                self.searcher.tell(s, rec.objective if rec.status is TrialStatus.OK else None)
+                self.searcher.tell(s, self._feedback(rec))
             except Exception as exc:  # noqa: BLE001 - the trial is stored; the run stops
                 self._searcher_failed("tell", exc)
         self.seconds += time.perf_counter() - t0 + (rec.finished - rec.started)
@@ -253,6 +263,7 @@ def _record(fl: _InFlight, out: TrialOutcome, *, cached: bool = False) -> TrialR
         cached=cached,
         continue_from=s.continue_from,
         attempts=fl.attempts,
+        objectives=out.objectives,
     )
 
 
@@ -374,7 +385,16 @@ def drive(
         # from one retrains from scratch and is charged the increment.
         same_start = s.continue_from is None and hit.continue_from is None
         out = TrialOutcome(
-            "ok", hit.objective, hit.cost if same_start else None, hit.metrics, None, None, now, now, "cache"
+            "ok",
+            hit.objective,
+            hit.cost if same_start else None,
+            hit.metrics,
+            None,
+            None,
+            now,
+            now,
+            "cache",
+            hit.objectives,
         )
         finish_trial(fl, out, cached=True)
         return True
