@@ -39,8 +39,9 @@ class Task(ABC):
         objectives: the objectives of a multi-objective task (see ``hpbench.objectives``;
             the first is the default single objective), or ``()`` for one objective.
         pareto_front: for tasks with a known Pareto front, its ``ideal`` and ``nadir``
-            points (as losses) and ``hypervolume`` (normalised by them, reference point
-            ``hpbench.objectives.REFERENCE_POINT``); ``None`` otherwise.
+            points (as losses) and ``volume_below`` (the measure of the region between the
+            ideal and the front: the front's hypervolume from any reference point r >= nadir
+            is prod(r - ideal) - volume_below); ``None`` otherwise.
     """
 
     name: str = "task"

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from hpbench.objectives import REFERENCE_POINT, Objective, as_losses, check_objectives
+from hpbench.objectives import Objective, as_losses, check_objectives
 from hpbench.space import Float, SearchSpace
 from hpbench.tasks.base import Task
 from hpbench.trial import Evaluation
@@ -139,10 +139,11 @@ def _unit_space(n: int) -> SearchSpace:
     return SearchSpace({f"x{i + 1}": Float(0.0, 1.0) for i in range(n)})
 
 
-def _front(ideal: list[float], nadir: list[float], dominated_below: float) -> dict[str, Any]:
-    """Known-front record: the hypervolume is the reference box minus the region below the front."""
-    r = REFERENCE_POINT
-    return {"ideal": ideal, "nadir": nadir, "hypervolume": r ** len(ideal) - dominated_below}
+def _front(ideal: list[float], nadir: list[float], volume_below: float) -> dict[str, Any]:
+    """Known-front record: ideal, nadir, and the measure of the region between the ideal and the
+    front that the front does not dominate. The front's hypervolume for any reference point
+    r >= nadir is then prod(r - ideal) - volume_below."""
+    return {"ideal": ideal, "nadir": nadir, "volume_below": volume_below}
 
 
 class ZDT(Task):
