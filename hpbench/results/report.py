@@ -557,6 +557,15 @@ def _provenance(a: _Analysis, trials: pd.DataFrame, runs: pd.DataFrame) -> str:
     return "".join(parts)
 
 
+def _multi_objective(
+    trials: pd.DataFrame, runs: pd.DataFrame, fig: _Figures, colors: dict[str, str]
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """The multi-objective sections (``mo_report``), for tasks with two or more objectives."""
+    from hpbench.results.mo_report import mo_sections
+
+    return mo_sections(trials, runs if len(runs) else None, fig, colors)
+
+
 def _check(trials: Any, runs: Any) -> None:
     if not isinstance(trials, pd.DataFrame):
         raise TypeError(f"write_report: 'trials' must be a pandas DataFrame, got {type(trials).__name__}")
@@ -600,6 +609,7 @@ def write_report(
     fig = _Figures()
     summary = _summary(a, trials, fig, colors)
     sections = [_task_section(t, i, a, trials, fig, colors) for i, t in enumerate(tasks)]
+    mo_html, mo_toc = _multi_objective(trials, runs, fig, colors)
     workers = _workers(a, fig)
     prov = _provenance(a, trials, runs)
     n_seeds = trials.groupby(["task", "searcher"])["seed"].nunique()
@@ -611,6 +621,7 @@ def write_report(
     toc = ['<a href="#summary">Summary</a>'] + [
         f'<a href="#task-{i}">{_esc(t)}</a>' for i, t in enumerate(tasks)
     ]
+    toc += [f'<a href="#{anchor}">{_esc(label)}</a>' for anchor, label in mo_toc]
     if workers:
         toc.append('<a href="#workers">Workers</a>')
     toc.append('<a href="#provenance">Provenance</a>')
@@ -626,6 +637,7 @@ def write_report(
         f'<nav class="toc">{"".join(toc)}</nav><main>'
         + summary
         + "".join(sections)
+        + "".join(mo_html)
         + workers
         + prov
         + "</main>"
