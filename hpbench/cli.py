@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         help="trials of one run in flight at once (default: 1 when runs fill the workers)",
     )
+    r.add_argument(
+        "--objective",
+        metavar="NAME",
+        help="benchmark multi-objective tasks on this one objective (stored as TASK@NAME)",
+    )
     r.add_argument("--store", help=f"SQLite store (default {DEFAULT_STORE})")
     r.add_argument("--name", help="experiment name (default: spec file name, or 'default')")
     mode = r.add_mutually_exclusive_group()
@@ -142,6 +147,11 @@ def _cmd_run(a: argparse.Namespace) -> int:
             budget=budget,
         )
         options = RunOptions()
+    if a.objective is not None:
+        from hpbench.registry import single_objective_names
+
+        tasks = single_objective_names(spec.tasks, a.objective)
+        spec = BenchmarkSpec(spec.name, tasks, spec.searchers, spec.seeds, spec.budget)
     overrides: dict[str, Any] = {
         k: v
         for k, v in {

@@ -149,6 +149,18 @@ def split_task_name(name: str) -> tuple[str, str | None]:
     return base, (objective if sep else None)
 
 
+def single_objective_names(tasks: tuple[str, ...], objective: str) -> tuple[str, ...]:
+    """``--objective NAME``: every task as ``TASK@NAME``; each must declare that objective."""
+    out = []
+    for t in tasks:
+        names = [o.name for o in get_task(t).objectives]
+        if objective not in names:
+            have = f"objectives {names}" if names else "one objective only"
+            raise ValueError(f"objective: rule 'task {t!r} has objective {objective!r}' broken ({have})")
+        out.append(f"{t}@{objective}")
+    return tuple(out)
+
+
 def get_task(name: str) -> Task:
     """Build the task registered as ``name``; ``TASK@OBJECTIVE`` is one objective of a task."""
     base, objective = split_task_name(name)

@@ -109,7 +109,7 @@ def _final_rows(tb: pd.DataFrame) -> list[list[str]]:
                 _esc(r["searcher"]),
                 _win(med) if r["median"] == best else med,
                 f"{_fmt(r['q25'])} – {_fmt(r['q75'])}",
-                _fmt(0.0 - r["best_median"] + 0.0),
+                _fmt(0.0 - r["best_median"]),
                 f"{int(r['n_valid'])}/{int(r['n_runs'])}",
                 str(int(r["n_failed"])),
             ]
