@@ -37,7 +37,11 @@ from hpbench.results.hypervolume import hypervolume
 
 SEARCHERS = {
     "parego": "parego",
-    "optuna-nsga2": {"name": "optuna-nsga2", "sampler_params": {"population_size": 10}},
+    "optuna-nsga2-pop10": {
+        "name": "optuna-nsga2",
+        "label": "optuna-nsga2-pop10",
+        "sampler_params": {"population_size": 10},
+    },
     "optuna-tpe": "optuna-tpe",
     "optuna-gp": "optuna-gp",
     "random": "random",
@@ -170,8 +174,9 @@ def cnn_front(store: str) -> None:
     print("| MACs | val loss | val accuracy | conv type | channels | bottleneck | kernel | searcher |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for _, r in front.sort_values("objective.macs").iterrows():
+        acc = r["metric.val_accuracy"]
         print(
-            f"| {int(r['objective.macs']):,} | {r['objective.val_loss']:.4f} | {r['metric.val_accuracy']:.3f} | "
+            f"| {int(r['objective.macs']):,} | {r['objective.val_loss']:.4f} | {acc:.3f} | "
             f"{r['param.conv_type']} | {int(r['param.channels'])} | {int(r['param.bottleneck'])} | "
             f"{int(r['param.kernel_size'])} | {r['searcher']} |"
         )
@@ -189,11 +194,11 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seeds", type=int, default=10, help="seeds on the synthetic tasks")
-    ap.add_argument("--logreg-seeds", type=int, default=5)
+    ap.add_argument("--logreg-seeds", type=int, default=3)
     ap.add_argument("--gp-seeds", type=int, default=3, help="seeds of optuna-gp (slow with 2-3 objectives)")
     ap.add_argument("--evals", type=int, default=50)
-    ap.add_argument("--cnn-seeds", type=int, default=3)
-    ap.add_argument("--cnn-evals", type=int, default=30)
+    ap.add_argument("--cnn-seeds", type=int, default=2)
+    ap.add_argument("--cnn-evals", type=int, default=20)
     ap.add_argument("--fronts", type=int, default=1000)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--store", default="results/multiobjective.db")
