@@ -590,7 +590,8 @@ def _tidy(df: pd.DataFrame) -> pd.DataFrame:
         params.columns = [f"param.{c}" for c in params.columns]
         mets = pd.json_normalize(metrics.map(json.loads).tolist(), max_level=0)
         mets.columns = [f"metric.{c}" for c in mets.columns]
-        objs = pd.json_normalize([json.loads(v) if v else {} for v in objectives], max_level=0)
+        values = [json.loads(v) if isinstance(v, str) else {} for v in objectives]  # NULL reads as NaN
+        objs = pd.json_normalize(values, max_level=0)
         objs = objs.apply(pd.to_numeric, errors="coerce").astype(float)
         objs.columns = [f"objective.{c}" for c in objs.columns]
         df = pd.concat([df.reset_index(drop=True), params, mets, objs], axis=1)
