@@ -284,3 +284,41 @@ def test_cli_objective_note_and_report(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
     df = load_results(db, "f2")
     assert set(df.task) == {"zdt1@f2", "dtlz2-3obj@f2"} and (df.objective == df["objective.f2"]).all()
+
+
+def _mf_mo_task() -> FunctionTask:
+    def fn(config, *, budget, seed):  # noqa: ANN001, ANN202
+        x, y = config["x"], config["y"]
+        f = {"f1": x + 0.1 / budget, "f2": (1 - x) ** 2 + y}
+        return Evaluation(objective=f["f1"], objectives=f)
+
+    t = FunctionTask(
+        fn, space={"x": hb.Float(0.0, 1.0), "y": hb.Float(0.0, 1.0)}, fidelity=hb.Fidelity("b", 1, 9)
+    )
+    t.objectives = (Objective("f1"), Objective("f2"))
+    return t
+
+
+def _items(recs: list[TrialRecord]) -> list[tuple[int, tuple[float, float]]]:
+    return [(r.trial_id, (r.objectives["f1"], r.objectives["f2"])) for r in recs]
+
+
+def test_halving_searchers_promote_by_non_dominated_sorting() -> None:
+    """SH (and Hyperband, the same bracket code) and ASHA rank rungs with ``promotion_order``."""
+    from hpbench.searchers.mo_promotion import promotion_order
+
+    task = _mf_mo_task()
+    sh = make_searcher("sh", space=task.space, fidelity=task.fidelity, seed=3, n_objectives=2, eta=3)
+    recs = run_search(task, sh, budget=Budget(max_evals=26))  # two brackets of 9 @1, 3 @3, 1 @9
+    assert all(isinstance(y, tuple) for _, y in sh.history)
+    for start in (0, 13):
+        rung0, rung1 = recs[start : start + 9], recs[start + 9 : start + 12]
+        assert {r.continue_from for r in rung1} == set(promotion_order(_items(rung0))[:3])
+        assert recs[start + 12].continue_from == promotion_order(_items(rung1))[0]
+    asha = make_searcher("asha", space=task.space, fidelity=task.fidelity, seed=3, n_objectives=2, eta=3)
+    recs = run_search(task, asha, budget=Budget(max_evals=30))
+    promoted = [r for r in recs if r.budget == 3]
+    assert promoted
+    for p in promoted:  # the promoted one was in the top third of rung 0 when it was asked
+        rung = [r for r in recs if r.budget == 1 and r.trial_id < p.trial_id]
+        assert p.continue_from in promotion_order(_items(rung))[: len(rung) // 3]

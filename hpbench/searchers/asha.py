@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from hpbench.searchers.base import Searcher
+from hpbench.searchers.mo_promotion import first_objective, promotion_order
 from hpbench.searchers.proposers import Proposer, make_proposer
 from hpbench.searchers.successive_halving import (
     PROPOSE_STREAM,
     init_halving_params,
     max_bracket,
-    rank_key,
     rung_budgets,
 )
 from hpbench.space import Fidelity, SearchSpace
@@ -63,6 +63,7 @@ class ASHA(Searcher):
 
     name = "asha"
     needs_fidelity = True
+    multi_objective = True  # several objectives: promotion by mo_promotion.promotion_order
     fidelity: Fidelity
 
     def __init__(
@@ -75,8 +76,9 @@ class ASHA(Searcher):
         min_budget: float | None = None,
         proposer: str = "random",
         continuation: bool = True,
+        n_objectives: int = 1,
     ) -> None:
-        super().__init__(space=space, fidelity=fidelity, seed=seed)
+        super().__init__(space=space, fidelity=fidelity, seed=seed, n_objectives=n_objectives)
         r_min = init_halving_params(self, eta, min_budget, proposer, continuation)
         self._proposer: Proposer = make_proposer(proposer, space=space)
         self._budgets = rung_budgets(
@@ -98,8 +100,9 @@ class ASHA(Searcher):
     def _promotable(self, k: int) -> _Entry | None:
         """Best unpromoted success in the top ``floor(|rung k| / eta)`` of rung ``k``, if any."""
         rung = self._rungs[k]
-        top = sorted(rung, key=lambda e: rank_key(e.trial_id, e.objective))[: len(rung) // self.eta]
-        for entry in top:
+        by_id = {e.trial_id: e for e in rung}
+        order = promotion_order([(e.trial_id, e.objective) for e in rung])
+        for entry in (by_id[t] for t in order[: len(rung) // self.eta]):
             if not entry.promoted and entry.objective is not None:
                 return entry
         return None
@@ -120,4 +123,4 @@ class ASHA(Searcher):
         k, config_id = self._running.pop(suggestion.trial_id)
         self._rungs[k].append(_Entry(suggestion.trial_id, config_id, dict(suggestion.config), objective))
         assert suggestion.budget is not None
-        self._proposer.observe(suggestion.config, suggestion.budget, objective)
+        self._proposer.observe(suggestion.config, suggestion.budget, first_objective(objective))

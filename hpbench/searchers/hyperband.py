@@ -84,6 +84,7 @@ class Hyperband(SynchronousBrackets):
         max_iterations: int | None = None,
         proposer: str = "random",
         continuation: bool = True,
+        n_objectives: int = 1,
     ) -> None:
         super().__init__(
             space=space,
@@ -94,6 +95,7 @@ class Hyperband(SynchronousBrackets):
             max_iterations=max_iterations,
             proposer=proposer,
             continuation=continuation,
+            n_objectives=n_objectives,
         )
         self._schedule = hyperband_schedule(self.fidelity, self.eta, self._r_min)
 

@@ -15,7 +15,8 @@ Perrone & Archambeau, "Multi-objective asynchronous successive halving", arXiv:2
 4. then by trial id, so the order is deterministic.
 
 ``promotion_order`` takes scalar objectives too and then gives exactly the
-single-objective order, so a halving searcher can call it whatever the task.
+single-objective order (``rank_key``), so a halving searcher can call it whatever the
+task. Proposers (random, gp-ei) learn from the first objective.
 """
 
 from __future__ import annotations
@@ -27,12 +28,17 @@ import numpy as np
 
 from hpbench.pareto import crowding_distance, non_dominated_ranks
 
-__all__ = ["promotion_order"]
+__all__ = ["promotion_order", "rank_key", "first_objective"]
 
 
-def _scalar_order(items: Sequence[tuple[int, Any]]) -> list[int]:
-    key = [(y is None, 0.0 if y is None else float(y), tid) for tid, y in items]
-    return [k[2] for k in sorted(key)]
+def rank_key(trial_id: int, objective: float | None) -> tuple[bool, float, int]:
+    """Single-objective sort key: successes by objective, failures last, ties by trial id."""
+    return (objective is None, 0.0 if objective is None else objective, trial_id)
+
+
+def first_objective(objective: Any) -> float | None:
+    """What a proposer models: the first objective of a vector (a scalar as it is)."""
+    return objective[0] if isinstance(objective, tuple) else objective
 
 
 def promotion_order(items: Sequence[tuple[int, Any]]) -> list[int]:
@@ -48,7 +54,7 @@ def promotion_order(items: Sequence[tuple[int, Any]]) -> list[int]:
     done = [(tid, y) for tid, y in items if y is not None]
     failed = sorted(tid for tid, y in items if y is None)
     if not done or not isinstance(done[0][1], (tuple, list, np.ndarray)):
-        return _scalar_order(items)
+        return [tid for tid, _ in sorted(items, key=lambda r: rank_key(*r))]
     ids = np.array([tid for tid, _ in done])
     F = np.array([list(y) for _, y in done], dtype=float)
     ranks = non_dominated_ranks(F)

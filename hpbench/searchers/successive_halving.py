@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hpbench.searchers.base import Searcher, check_choice, check_float, check_int
+from hpbench.searchers.mo_promotion import first_objective, promotion_order
 from hpbench.searchers.proposers import PROPOSERS, Proposer, make_proposer
 from hpbench.space import Fidelity, SearchSpace
 from hpbench.trial import Suggestion
@@ -85,11 +86,6 @@ def check_min_budget(owner: str, fidelity: Fidelity, min_budget: Any, eta: int) 
     return r_min
 
 
-def rank_key(trial_id: int, objective: float | None) -> tuple[bool, float, int]:
-    """Sort key: successes by objective, failures last, ties broken by trial id (deterministic)."""
-    return (objective is None, 0.0 if objective is None else objective, trial_id)
-
-
 @dataclass
 class _Bracket:
     """Progress of one synchronous bracket (mutable state, plain data so it pickles)."""
@@ -139,6 +135,7 @@ class SynchronousBrackets(Searcher):
 
     needs_fidelity = True
     synchronous = True
+    multi_objective = True  # several objectives: promotion by mo_promotion.promotion_order
     fidelity: Fidelity
 
     def __init__(
@@ -152,8 +149,9 @@ class SynchronousBrackets(Searcher):
         max_iterations: int | None = None,
         proposer: str = "random",
         continuation: bool = True,
+        n_objectives: int = 1,
     ) -> None:
-        super().__init__(space=space, fidelity=fidelity, seed=seed)
+        super().__init__(space=space, fidelity=fidelity, seed=seed, n_objectives=n_objectives)
         self._r_min = init_halving_params(self, eta, min_budget, proposer, continuation)
         self._s_max = max_bracket(self._r_min, float(self.fidelity.high), self.eta)
         if max_iterations is not None:
@@ -204,7 +202,7 @@ class SynchronousBrackets(Searcher):
         b.outstanding.discard(suggestion.trial_id)
         b.results.append((suggestion.trial_id, dict(suggestion.config), objective))
         assert suggestion.budget is not None
-        self._proposer.observe(suggestion.config, suggestion.budget, objective)
+        self._proposer.observe(suggestion.config, suggestion.budget, first_objective(objective))
         if b.handed == b.quota and not b.outstanding:
             self._complete_rung(b)
 
@@ -213,8 +211,9 @@ class SynchronousBrackets(Searcher):
             b.done = True
             return
         n_next = b.rungs[b.level + 1][0]
-        ranked = sorted(b.results, key=lambda r: rank_key(r[0], r[2]))
-        chosen = [(config, tid) for tid, config, y in ranked[:n_next] if y is not None]
+        results = {tid: (config, y) for tid, config, y in b.results}
+        ranked = promotion_order([(tid, y) for tid, (_, y) in results.items()])
+        chosen = [(results[tid][0], tid) for tid in ranked[:n_next] if results[tid][1] is not None]
         if not chosen:
             b.done = True  # every trial of the rung failed
             return
@@ -263,6 +262,7 @@ class SuccessiveHalving(SynchronousBrackets):
         max_iterations: int | None = None,
         proposer: str = "random",
         continuation: bool = True,
+        n_objectives: int = 1,
     ) -> None:
         super().__init__(
             space=space,
@@ -273,6 +273,7 @@ class SuccessiveHalving(SynchronousBrackets):
             max_iterations=max_iterations,
             proposer=proposer,
             continuation=continuation,
+            n_objectives=n_objectives,
         )
         if n_configs is not None:
             n_configs = check_int(type(self).__name__, "n_configs", n_configs, minimum=1)
