@@ -117,25 +117,6 @@ def _final_rows(tb: pd.DataFrame) -> list[list[str]]:
     return rows
 
 
-def _pair_rows(pr: pd.DataFrame) -> list[list[str]]:
-    from hpbench.results.report import _esc
-
-    out = []
-    for _, r in pr.iterrows():
-        sig = '<span class="pill sig">yes</span>' if r["significant"] else '<span class="pill">no</span>'
-        out.append(
-            [
-                f"{_esc(r['a'])} vs {_esc(r['b'])}",
-                _esc(r["test"]),
-                _fmt(r["p_value"], 3),
-                _fmt(r["p_holm"], 3),
-                sig,
-                _esc(r["better"] or "tie"),
-            ]
-        )
-    return out
-
-
 def _symbol_column(front: pd.DataFrame) -> str | None:
     """A categorical parameter to mark on the front (e.g. the convolution type), if any."""
     for c in front.columns:
@@ -203,7 +184,7 @@ def _task_section(
     fig: Callable[[object], str],
     colors: dict[str, str],
 ) -> str:
-    from hpbench.results.report import _esc, _table
+    from hpbench.results.report import _esc, _table, pairs_table
 
     tt = trials[trials["task"] == task]
     parts = [
@@ -226,7 +207,7 @@ def _task_section(
     pr = a.pairs[a.pairs["task"] == task]
     if len(pr):
         parts.append(f"<h3>Pairwise tests on final hypervolume regret (Holm-corrected, α = {_ALPHA:g})</h3>")
-        parts.append(_table(["pair", "test", "p", "p (Holm)", "significant", "lower median"], _pair_rows(pr)))
+        parts.append(pairs_table(pr))
     parts.append("</section>")
     return "".join(parts)
 

@@ -326,6 +326,25 @@ def _summary(a: _Analysis, trials: pd.DataFrame, fig: _Figures, colors: dict[str
     return "".join(parts)
 
 
+def pairs_table(pr: pd.DataFrame) -> str:
+    """The table of ``analysis.pairwise_tests`` rows (one task)."""
+    rows = []
+    for _, r in pr.iterrows():
+        sig = '<span class="pill sig">yes</span>' if r["significant"] else '<span class="pill">no</span>'
+        rows.append(
+            [
+                f"{_esc(r['a'])} vs {_esc(r['b'])}",
+                _esc(r["test"]),
+                f"{r['n_a']}/{r['n_b']}",
+                _fmt(r["p_value"], 3),
+                _fmt(r["p_holm"], 3),
+                sig,
+                _esc(r["better"] or "tie"),
+            ]
+        )
+    return _table(["pair", "test", "n", "p", "p (Holm)", "significant", "lower median"], rows)
+
+
 def _task_section(
     task: str, i: int, a: _Analysis, trials: pd.DataFrame, fig: _Figures, colors: dict[str, str]
 ) -> str:
@@ -391,22 +410,8 @@ def _task_section(
     )
     pr = a.pairs[a.pairs["task"] == task]
     if len(pr):
-        prow = []
-        for _, r in pr.iterrows():
-            sig = '<span class="pill sig">yes</span>' if r["significant"] else '<span class="pill">no</span>'
-            prow.append(
-                [
-                    f"{_esc(r['a'])} vs {_esc(r['b'])}",
-                    _esc(r["test"]),
-                    f"{r['n_a']}/{r['n_b']}",
-                    _fmt(r["p_value"], 3),
-                    _fmt(r["p_holm"], 3),
-                    sig,
-                    _esc(r["better"] or "tie"),
-                ]
-            )
         parts.append(f"<h3>Pairwise tests on final regret (Holm-corrected, α = {_ALPHA:g})</h3>")
-        parts.append(_table(["pair", "test", "n", "p", "p (Holm)", "significant", "lower median"], prow))
+        parts.append(pairs_table(pr))
     small = []
     fr = a.final[a.final["task"] == task]
     if fr["regret"].notna().any():

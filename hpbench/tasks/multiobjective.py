@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -83,14 +84,7 @@ class MetricObjectives(Task):
         for name, (metric, transform) in self.extra.items():
             v = float(ev.metrics.get(metric, math.nan))
             values[name] = 1.0 - v if transform == "complement" else v
-        return Evaluation(
-            objective=ev.objective,
-            cost=ev.cost,
-            metrics=ev.metrics,
-            checkpoint=ev.checkpoint,
-            seconds=ev.seconds,
-            objectives=values,
-        )
+        return dataclasses.replace(ev, objectives=values)
 
 
 class ObjectiveView(Task):
@@ -125,14 +119,7 @@ class ObjectiveView(Task):
     ) -> Evaluation:
         ev = self.base.evaluate(config, budget=budget, seed=seed, checkpoint=checkpoint)
         loss = as_losses((self.chosen,), ev.objectives)
-        return Evaluation(
-            objective=math.nan if loss is None else loss[0],
-            cost=ev.cost,
-            metrics=ev.metrics,
-            checkpoint=ev.checkpoint,
-            seconds=ev.seconds,
-            objectives=ev.objectives,
-        )
+        return dataclasses.replace(ev, objective=math.nan if loss is None else loss[0])
 
 
 def _unit_space(n: int) -> SearchSpace:
