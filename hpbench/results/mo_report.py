@@ -20,6 +20,7 @@ from hpbench.results import analysis as an
 from hpbench.results import mo_analysis as mo
 from hpbench.results import mo_plots, plots
 from hpbench.results.attainment import attainment_surface
+from hpbench.results.report import _esc, _fmt, _table, _win, pairs_table
 
 __all__ = ["MOAnalysis", "analyse_mo", "mo_sections", "LEVELS"]
 
@@ -73,15 +74,7 @@ def analyse_mo(trials: pd.DataFrame, runs: pd.DataFrame | None = None) -> MOAnal
     )
 
 
-def _fmt(x: object, digits: int = 4) -> str:
-    from hpbench.results.report import _fmt as fmt
-
-    return fmt(x, digits)
-
-
 def _how_measured(p: mo.Problem, n_trials: int, n_runs: int) -> str:
-    from hpbench.results.report import _esc
-
     objs = ", ".join(
         f"{_esc(n)} ({'max' if d == 'max' else 'min'})" for n, d in zip(p.objectives, p.directions)
     )
@@ -98,8 +91,6 @@ def _how_measured(p: mo.Problem, n_trials: int, n_runs: int) -> str:
 
 
 def _final_rows(tb: pd.DataFrame) -> list[list[str]]:
-    from hpbench.results.report import _esc, _win
-
     best = tb["median"].min()
     rows = []
     for _, r in tb.iterrows():
@@ -120,7 +111,8 @@ def _final_rows(tb: pd.DataFrame) -> list[list[str]]:
 def _symbol_column(front: pd.DataFrame) -> str | None:
     """A categorical parameter to mark on the front (e.g. the convolution type), if any."""
     for c in front.columns:
-        if c.startswith("param.") and front[c].dtype == object and 1 < front[c].nunique() <= 6:
+        numeric = pd.api.types.is_numeric_dtype(front[c])
+        if c.startswith("param.") and not numeric and 1 < front[c].nunique() <= 6:
             return c
     return None
 
@@ -184,8 +176,6 @@ def _task_section(
     fig: Callable[[object], str],
     colors: dict[str, str],
 ) -> str:
-    from hpbench.results.report import _esc, _table, pairs_table
-
     tt = trials[trials["task"] == task]
     parts = [
         f'<section id="{anchor}"><h2>{_esc(task)}: several objectives</h2>',
@@ -219,8 +209,6 @@ def mo_sections(
     colors: dict[str, str],
 ) -> tuple[list[str], list[tuple[str, str]]]:
     """HTML sections and table-of-contents entries (anchor, label) for the multi-objective tasks."""
-    from hpbench.results.report import _esc
-
     a = analyse_mo(trials, runs)
     if a is None:
         return [], []
