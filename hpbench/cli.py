@@ -195,9 +195,11 @@ def _cmd_list(a: argparse.Namespace) -> int:
             fid_text = f"{fid['name']} {fid['low']}..{fid['high']}" if fid else "none"
             secs = row["seconds_per_eval"]
             print(f"{row['name']:<22} {row['description']}")
+            objs = row.get("objectives") or []
+            objs_text = f"; objectives: {', '.join(o['name'] for o in objs)}" if objs else ""
             print(
                 f"{'':<22} params: {', '.join(row['params'])}; fidelity: {fid_text}; optimum: "
-                f"{row['optimum']}; s/eval: {secs if secs is not None else '?'}"
+                f"{row['optimum']}; s/eval: {secs if secs is not None else '?'}{objs_text}"
             )
         else:
             params = ", ".join(f"{k}={v!r}" for k, v in row["params"].items()) or "-"
