@@ -24,7 +24,10 @@ from hpbench.tasks.base import FunctionTask
 from hpbench.trial import Evaluation, TrialRecord, TrialStatus
 
 MO_SEARCHERS = [n for n in searcher_names() if get_searcher_class(n).multi_objective]
-FAST_MO = [n for n in MO_SEARCHERS if n not in ("optuna-gp", "optuna")]  # optuna-gp: slow, below once
+# full-fidelity ones here (the halving searchers below); optuna-gp is slow: tested once below
+FAST_MO = [
+    n for n in MO_SEARCHERS if n not in ("optuna-gp", "optuna") and not get_searcher_class(n).needs_fidelity
+]
 
 
 # ----------------------------------------------------------------------- data model
