@@ -60,7 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="searcher name with optional parameters, e.g. hyperband:eta=3 (repeatable)",
     )
     r.add_argument("--seeds", type=_positive_int, help="number of seeds, 0..N-1 (default 3)")
-    r.add_argument("--budget", type=_positive_float, help="cost budget per run in full-fidelity evaluations")
+    r.add_argument(
+        "--max-cost",
+        type=_positive_float,
+        help="cost per run in full-fidelity evaluations (no trial overruns it)",
+    )
+    r.add_argument(
+        "--budget", dest="budget_alias", type=_positive_float, help="deprecated alias of --max-cost"
+    )
     r.add_argument("--max-evals", type=_positive_int, help="evaluations per run")
     r.add_argument("--max-seconds", type=_positive_float, help="seconds of compute per run")
     r.add_argument(
@@ -125,8 +132,9 @@ def _cmd_run(a: argparse.Namespace) -> int:
             get_task(t)  # raises with a did-you-mean
     for s in a.searcher:
         get_searcher_class(parse_searcher(s).name)
+    max_cost = _max_cost(a)
     if a.spec:
-        if a.task or a.searcher or a.seeds is not None or a.budget or a.max_evals or a.max_seconds:
+        if a.task or a.searcher or a.seeds is not None or max_cost or a.max_evals or a.max_seconds:
             raise ValueError(
                 "run: give either a spec file or --task/--searcher/--seeds/budget flags, not both"
             )
@@ -138,7 +146,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
             raise ValueError("run: rule 'at least one --task (or a spec file)' broken, got none")
         if not a.searcher:
             raise ValueError("run: rule 'at least one --searcher' broken, got none")
-        budget = Budget(max_evals=a.max_evals, max_cost=a.budget, max_seconds=a.max_seconds)
+        budget = Budget(max_evals=a.max_evals, max_cost=max_cost, max_seconds=a.max_seconds)
         spec = BenchmarkSpec(
             name=a.name or "default",
             tasks=tuple(a.task),
@@ -180,6 +188,19 @@ def _cmd_run(a: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _max_cost(a: argparse.Namespace) -> float | None:
+    """``--max-cost``, or its deprecated alias ``--budget`` (with a note saying so)."""
+    if a.budget_alias is None:
+        return a.max_cost
+    if a.max_cost is not None and a.max_cost != a.budget_alias:
+        raise ValueError(
+            f"run: give --max-cost or its deprecated alias --budget, not both (got {a.max_cost:g} "
+            f"and {a.budget_alias:g})"
+        )
+    print("hpbench: note: --budget is deprecated; use --max-cost (same meaning)", file=sys.stderr)
+    return a.budget_alias
 
 
 def _cmd_list(a: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from hpbench import registry
 from hpbench.budget import Budget
-from hpbench.executors import Executor, ProcessPoolExecutor, make_executor
+from hpbench.executors import Executor, make_executor
 from hpbench.registry import (
     get_searcher_class,
     get_task,
@@ -34,6 +34,7 @@ from hpbench.runner import RunState, drive, split_seed
 from hpbench.searchers.base import Searcher
 from hpbench.spec import BenchmarkSpec, RunOptions, SearcherSpec, parse_searcher, seeds_from, spec_differences
 from hpbench.tasks.base import Task
+from hpbench.threads import one_thread
 
 __all__ = ["run_experiment", "benchmark", "ExperimentResult", "environment_versions"]
 
@@ -168,31 +169,8 @@ def run_experiment(
         for m in messages:
             say(m)
         runs = _prepare_runs(db, exp_id, spec, tasks, refs)
-        todo = [r for r in runs if not r.finished]
-        per_run = options.trials_per_run or (
-            1 if len(todo) >= executor.workers else -(-executor.workers // max(1, len(todo)))
-        )
         try:
-            for r in todo:
-                db.set_run_status(r.run_id, "running")  # type: ignore[arg-type]
-            # The driver's own numerics (GP fits) get one BLAS thread when trials run in
-            # worker processes, so they don't fight the workers for the cores.
-            limits = _driver_thread_limit(executor.workers if options.dask is None and options.workers else 0)
-            with limits, _progress(todo, enabled=progress) as on_trial:
-                drive(
-                    todo,
-                    executor,
-                    store=db,
-                    trials_per_run=per_run,
-                    trial_timeout=options.trial_timeout,
-                    cache_scope=None if cache else exp_id,
-                    on_trial=on_trial,
-                )
-            for r in todo:
-                if r.error is not None:
-                    say(f"run {r.run_id} ({r.task.name}, {r.label}) failed, its other trials kept: {r.error}")
-                status = "finished" if r.error is None else "failed"
-                db.set_run_status(r.run_id, status, error=r.error)  # type: ignore[arg-type]
+            _drive_runs(db, runs, executor, options, None if cache else exp_id, progress, say)
         except sqlite3.Error as exc:
             # Disk full, file made read-only...: every trial committed so far is kept.
             n = sum(len(r.records) for r in runs)
@@ -205,6 +183,42 @@ def run_experiment(
         executor.shutdown()
         if db is not None:
             db.close()
+
+
+def _drive_runs(
+    db: Store,
+    runs: Sequence[RunState],
+    executor: Executor,
+    options: RunOptions,
+    cache_scope: int | None,
+    progress: bool | None,
+    say: Callable[[str], None],
+) -> None:
+    """Drive the unfinished runs to their end and store each one's final status."""
+    todo = [r for r in runs if not r.finished]
+    per_run = options.trials_per_run or (
+        1 if len(todo) >= executor.workers else -(-executor.workers // max(1, len(todo)))
+    )
+    for r in todo:
+        db.set_run_status(r.run_id, "running")  # type: ignore[arg-type]
+    # The driver's own numerics (GP fits) get one BLAS thread when trials run in
+    # worker processes, so they don't fight the workers for the cores.
+    limits = _driver_thread_limit(executor.capabilities.local_processes)
+    with limits, _progress(todo, enabled=progress) as on_trial:
+        drive(
+            todo,
+            executor,
+            store=db,
+            trials_per_run=per_run,
+            trial_timeout=options.trial_timeout,
+            cache_scope=cache_scope,
+            on_trial=on_trial,
+        )
+    for r in todo:
+        if r.error is not None:
+            say(f"run {r.run_id} ({r.task.name}, {r.label}) failed, its other trials kept: {r.error}")
+        status = "finished" if r.error is None else "failed"
+        db.set_run_status(r.run_id, status, error=r.error)  # type: ignore[arg-type]
 
 
 def _plan(path: str, spec: BenchmarkSpec, fresh: bool) -> tuple[str, bool, list[str]]:
@@ -297,7 +311,7 @@ def _task_ref(name: str, task: Task, task_objects: Mapping[str, Task], executor:
     """What workers get: a registry name they can rebuild themselves, else the Task object."""
     if name not in task_objects and _rebuildable_by_name(name):
         return name
-    if isinstance(executor, ProcessPoolExecutor):
+    if executor.capabilities.pickles_tasks:
         try:
             pickle.dumps(task)
         except Exception as exc:  # noqa: BLE001 - any pickling failure means the same to the user
@@ -364,9 +378,7 @@ def _prepare_runs(
 def _driver_thread_limit(local_workers: int) -> Any:
     if local_workers < (os.cpu_count() or 1):
         return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(1)
+    return one_thread()
 
 
 class _progress:
@@ -384,7 +396,7 @@ class _progress:
 
         total = 0
         for r in self.runs:
-            b = r.budget
+            b = r.limits
             total += b.max_evals if b.max_evals is not None else int(b.max_cost or 0) or 1
         self.bar = Progress(
             TextColumn("[bold]{task.description}"),
@@ -402,7 +414,7 @@ class _progress:
             if rec.objective is not None and rec.status == "ok":
                 self.best[run.task.name] = min(self.best.get(run.task.name, float("inf")), rec.objective)
             shown = ", ".join(f"{k} {v:.4g}" for k, v in list(self.best.items())[:3])
-            step = 1 if run.budget.max_evals is not None else rec.cost
+            step = 1 if run.limits.max_evals is not None else rec.cost
             self.bar.update(self.tid, advance=step, best=shown or "-")
 
         return on_trial

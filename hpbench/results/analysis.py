@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hpbench.checks import is_integer
 from hpbench.incumbent import eligible_mask
 
 __all__ = [
@@ -134,7 +135,7 @@ def trajectories(trials: pd.DataFrame, *, axis: str = "evaluations", n_points: i
     _require(trials, _TRIAL_COLUMNS, "trials")
     if axis not in AXES:
         raise ValueError(f"trajectories: 'axis' must be one of {AXES}, got {axis!r}")
-    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 2:
+    if not is_integer(n_points) or n_points < 2:
         raise ValueError(f"trajectories: rule 'n_points >= 2 (int)' broken, got {n_points!r}")
     df = trials.assign(_elig=incumbent_eligible(trials), _obj=_col(trials, "objective"))
     df = df.sort_values(["task", "run_id", "finished", "trial"], kind="mergesort").reset_index(drop=True)
@@ -270,7 +271,7 @@ def bootstrap_ci(
         raise ValueError(f"bootstrap_ci: rule 'values is (R, G) with R >= 1' broken, got shape {y.shape}")
     if not 0 < confidence < 1:
         raise ValueError(f"bootstrap_ci: rule '0 < confidence < 1' broken, got {confidence!r}")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+    if not is_integer(n_boot) or n_boot < 1:
         raise ValueError(f"bootstrap_ci: rule 'n_boot >= 1 (int)' broken, got {n_boot!r}")
     r, g = y.shape
     yt = np.ascontiguousarray(np.where(np.isnan(y), np.inf, y).T)  # (G, R)
@@ -628,7 +629,7 @@ def nemenyi_q(k: int, alpha: float = 0.05) -> float:
     """
     from scipy.stats import studentized_range
 
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
+    if not is_integer(k) or k < 2:
         raise ValueError(f"nemenyi_q: rule 'k >= 2 (int)' broken, got {k!r}")
     if not 0 < alpha < 1:
         raise ValueError(f"nemenyi_q: rule '0 < alpha < 1' broken, got {alpha!r}")
@@ -877,7 +878,7 @@ def configurations(trials: pd.DataFrame, *, max_per_searcher: int = 300, seed: i
         Subset of ``trials`` rows (status ok, finite objective) with a boolean ``top`` column.
     """
     _require(trials, ("task", "searcher", "objective", "status"), "trials")
-    if isinstance(max_per_searcher, bool) or not isinstance(max_per_searcher, int) or max_per_searcher < 1:
+    if not is_integer(max_per_searcher) or max_per_searcher < 1:
         raise ValueError(
             f"configurations: rule 'max_per_searcher >= 1 (int)' broken, got {max_per_searcher!r}"
         )

@@ -517,11 +517,6 @@ class Store:
             args = (experiment_id,)
         return {row[0]: row[1] for row in self.conn.execute(sql, args)}
 
-    def find_cached(self, cache_key: str, experiment_id: int | None) -> TrialRecord | None:
-        """An ok trial with this cache key (within ``experiment_id``, or anywhere when None)."""
-        row_id = self.cache_index(experiment_id).get(cache_key)
-        return None if row_id is None else self.cached_trial(row_id)
-
     def cached_trial(self, row_id: int) -> TrialRecord | None:
         """The stored trial with this row id, as a cache hit."""
         sql = (
