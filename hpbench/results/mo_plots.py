@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["attainment_surfaces", "pareto_front"]
 
 _DASH = {0.25: "dot", 0.5: "solid", 0.75: "dash"}
+# Legends below the plot: these figures have many entries and long titles.
+_LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0, "xanchor": "left"}
 
 
 def _steps(points: np.ndarray, ref: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -74,7 +76,8 @@ def attainment_surfaces(
                     hovertemplate=f"{s}, {pct}% attained<br>%{{x:.4g}}, %{{y:.4g}}<extra></extra>",
                 )
             )
-    _layout(fig, title=title, height=440)
+    _layout(fig, title=title, height=480)
+    fig.update_layout(legend=_LEGEND_BELOW, margin={"b": 120})
     fig.update_layout(xaxis_title=f"{names[0]} (normalised)", yaxis_title=f"{names[1]} (normalised)")
     fig.update_xaxes(range=[-0.03, ref[0] + 0.02])
     fig.update_yaxes(range=[-0.03, ref[1] + 0.02])
@@ -144,7 +147,8 @@ def pareto_front(
                     hovertemplate="%{text}<extra></extra>",
                 )
             )
-    _layout(fig, title=title, height=440)
+    _layout(fig, title=title, height=480)
+    fig.update_layout(legend=_LEGEND_BELOW, margin={"b": 120})
     fig.update_layout(xaxis_title=objectives[0], yaxis_title=objectives[1])
     fig.update_xaxes(type="log" if log_x else "linear")
     fig.update_yaxes(type="log" if log_y else "linear")

@@ -127,7 +127,7 @@ def _task_figures(
         fig(
             mo_plots.attainment_surfaces(
                 a.surfaces[task],
-                title=f"{task}: median (solid) and 25/75% (dotted/dashed) attainment surfaces{proj}",
+                title=f"Median (solid), 25% (dotted), 75% (dashed) attainment surfaces{proj}",
                 names=names,
                 ref=(p.reference_point[0], p.reference_point[1]),
                 colors=colors,
@@ -141,7 +141,7 @@ def _task_figures(
             fig(
                 mo_plots.pareto_front(
                     front,
-                    title=f"{task}: pooled Pareto front ({len(front)} trials; hover for the configuration)",
+                    title=f"The pooled Pareto front: {len(front)} trials (hover: configuration)",
                     objectives=p.objectives,
                     colors=colors,
                     log_x=bool(np.all(x > 0) and x.max() > 50 * x.min()),
