@@ -7,7 +7,7 @@
    moocore, so the two columns agree by construction; ``tests/test_mo_numerics.py`` adds a
    brute-force union-of-boxes reference that shares no code with either): the largest relative difference
    (target < 1e-9), and seconds for one 1,000-point 3-D front (median of 15 interleaved repeats).
-2. Searchers. Final hypervolume regret (median and 95% bootstrap interval of the median,
+2. Searchers. Final hypervolume regret (median and its distribution-free 95% interval,
    the report's rules: ``hpbench.results.mo_analysis``) after ``--evals`` evaluations on
    ZDT1, DTLZ2 with 3 objectives and ``logreg-digits-mo``, ``parego`` against
    ``optuna-nsga2`` (population 10: Optuna's default 50 would make all 50 evaluations
@@ -141,7 +141,7 @@ def regret_table(store: str, tasks: list[str]) -> None:
     trials = trials[trials["task"].isin(tasks)]
     probs = mo.problems(trials, runs)
     final = an.final_runs(mo.hypervolume_trials(trials, probs), mo.references(probs))
-    print("\n## Final hypervolume regret (median [95% bootstrap CI of the median], seeds)\n")
+    print("\n## Final hypervolume regret (median [distribution-free interval of the median], seeds)\n")
     print("| task | reference | " + " | ".join(SEARCHERS) + " |")
     print("| --- | --- | " + " | ".join("---" for _ in SEARCHERS) + " |")
     for task in tasks:
@@ -152,12 +152,10 @@ def regret_table(store: str, tasks: list[str]) -> None:
             if not len(v):
                 cells.append("n/a")
                 continue
-            ci = an.bootstrap_ci(v.reshape(-1, 1), n_boot=2000, seed=0)
-            cells.append(
-                f"{np.median(v):.4f} [{ci['median_lo'][0]:.4f}, {ci['median_hi'][0]:.4f}] ({len(v)})"
-            )
+            ci = an.median_interval(v.reshape(-1, 1))
+            cells.append(f"{np.median(v):.4f} [{ci['lo'][0]:.4f}, {ci['hi'][0]:.4f}] ({len(v)})")
         print(f"| {task} | {p.reference_source} HV {p.reference_hv:.4f} | " + " | ".join(cells) + " |")
-    pairs = an.pairwise_tests(final)
+    pairs = an.pairwise_tests(final, value="regret")
     print("\nparego vs each (Wilcoxon paired by seed where the seeds match, Holm per task):")
     for _, r in pairs[(pairs["a"] == "parego") | (pairs["b"] == "parego")].iterrows():
         print(f"  {r['task']}: {r['a']} vs {r['b']}: p_holm={r['p_holm']:.3g}, lower median: {r['better']}")

@@ -28,6 +28,8 @@ _LAZY = {
     "load_results": "hpbench.results.store",
     "load_runs": "hpbench.results.store",
     "run_search": "hpbench.runner",
+    "analyse": "hpbench.results.verdict",
+    "Analysis": "hpbench.results.verdict",
 }
 
 __all__ = [
@@ -51,6 +53,8 @@ __all__ = [
     "load_results",
     "load_runs",
     "run_search",
+    "analyse",
+    "Analysis",
     "__version__",
 ]
 

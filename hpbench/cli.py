@@ -114,7 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="write the self-contained HTML report")
     rep.add_argument("--store", default=DEFAULT_STORE)
-    rep.add_argument("--experiment")
+    which = rep.add_mutually_exclusive_group()
+    which.add_argument(
+        "--experiment", action="append", help="experiment to report (repeatable; default: the latest)"
+    )
+    which.add_argument("--all", action="store_true", help="every experiment of the store")
     rep.add_argument("-o", "--output", default="results/report.html")
     return p
 
@@ -290,15 +294,32 @@ def _cmd_export(a: argparse.Namespace) -> int:
 
 def _cmd_report(a: argparse.Namespace) -> int:
     from hpbench.results.report import write_report
-    from hpbench.results.store import load_results, load_runs
+    from hpbench.results.store import Store, load_results, load_runs
 
-    trials = load_results(a.store, a.experiment)
+    with Store(a.store, readonly=True) as store:
+        have = store.experiment_names()
+    names = have if a.all else (a.experiment or have[-1:])
+    unknown = [n for n in names if n not in have]
+    if unknown:
+        raise ValueError(f"--experiment: no experiment {unknown[0]!r} in {a.store!r} (have: {have})")
+    if not a.experiment and not a.all and len(have) > 1:
+        print(
+            f"hpbench: {len(have)} experiments in {a.store}; reporting the latest, {names[0]!r} "
+            "(--experiment NAME, repeatable, or --all for more)",
+            file=sys.stderr,
+        )
+    everything, all_runs = load_results(a.store), load_runs(a.store)
+    mine = everything["experiment"].isin(names)
+    trials = everything[mine]
     if trials.empty:
         raise ValueError(
-            f"--store: no trials in {a.store!r}" + (f" for {a.experiment!r}" if a.experiment else "")
+            f"--store: no trials in {a.store!r} for {', '.join(map(repr, names)) or 'any experiment'}"
         )
-    runs = load_runs(a.store, a.experiment)
-    path = write_report(trials, runs, a.output, title=a.experiment)
+    # the other experiments' random-search evaluations of the same task versions feed the score's baseline
+    pool = everything[~mine].merge(all_runs[["run_id", "task_version"]], on="run_id")
+    path = write_report(
+        trials, all_runs[all_runs["experiment"].isin(names)], a.output, title=", ".join(names), pool_from=pool
+    )
     print(f"report written to {path}")
     return 0
 

@@ -346,6 +346,7 @@ def _prepare_runs(
                     task_info={
                         "optimum": task.optimum,
                         "fidelity": None if task.fidelity is None else task.fidelity.to_dict(),
+                        "space": task.space.to_dict(),
                         **objectives_info(task),
                     },
                     searcher=s.label,

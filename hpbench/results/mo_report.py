@@ -20,13 +20,15 @@ from hpbench.results import analysis as an
 from hpbench.results import mo_analysis as mo
 from hpbench.results import mo_plots, plots
 from hpbench.results.attainment import attainment_surface
-from hpbench.results.report import _esc, _fmt, _table, _win, pairs_table
+from hpbench.results.html import Cell
+from hpbench.results.html import esc as _esc
+from hpbench.results.html import fmt as _fmt
+from hpbench.results.html import table as _table
 
 __all__ = ["MOAnalysis", "analyse_mo", "mo_sections", "LEVELS"]
 
 LEVELS = (0.25, 0.5, 0.75)
 _GRID = 120
-_N_BOOT = 1000
 _ALPHA = 0.05
 
 
@@ -54,7 +56,7 @@ def analyse_mo(trials: pd.DataFrame, runs: pd.DataFrame | None = None) -> MOAnal
     curves = {}
     for ax in an.AXES:
         traj = an.add_regret(an.trajectories(hv, axis=ax, n_points=_GRID), refs)
-        curves[ax] = an.aggregate(traj, value="regret", n_boot=_N_BOOT, seed=0)
+        curves[ax] = an.aggregate(traj, value="regret")
     final = an.final_runs(hv, refs)
     surfaces = {}
     for task, p in probs.items():
@@ -67,8 +69,8 @@ def analyse_mo(trials: pd.DataFrame, runs: pd.DataFrame | None = None) -> MOAnal
         curves=curves,
         final=final,
         table=an.final_table(final),
-        pairs=an.pairwise_tests(final, alpha=_ALPHA),
-        friedman=an.friedman_nemenyi(final, alpha=_ALPHA),
+        pairs=an.pairwise_tests(final, value="regret", alpha=_ALPHA),
+        friedman=an.friedman_ranks(final, value="regret", alpha=_ALPHA),
         surfaces=surfaces,
         fronts={t: mo.pooled_front(trials, p) for t, p in probs.items()},
     )
@@ -90,7 +92,7 @@ def _how_measured(p: mo.Problem, n_trials: int, n_runs: int) -> str:
     )
 
 
-def _final_rows(tb: pd.DataFrame) -> list[list[str]]:
+def _final_rows(tb: pd.DataFrame) -> list[list[str | Cell]]:
     best = tb["median"].min()
     rows = []
     for _, r in tb.iterrows():
@@ -98,14 +100,25 @@ def _final_rows(tb: pd.DataFrame) -> list[list[str]]:
         rows.append(
             [
                 _esc(r["searcher"]),
-                _win(med) if r["median"] == best else med,
+                Cell(med, "win") if r["median"] == best else med,
                 f"{_fmt(r['q25'])} – {_fmt(r['q75'])}",
                 _fmt(0.0 - r["best_median"]),
-                f"{int(r['n_valid'])}/{int(r['n_runs'])}",
+                f"{int(r['n_with_result'])}/{int(r['n_runs'])}",
                 str(int(r["n_failed"])),
             ]
         )
     return rows
+
+
+def _pair_rows(pr: pd.DataFrame) -> list[list[str]]:
+    out = []
+    for _, r in pr.iterrows():
+        sig = '<span class="pill sig">yes</span>' if r["significant"] else '<span class="pill">no</span>'
+        p, ph = _fmt(r["p_value"], 3), _fmt(r["p_holm"], 3)
+        out.append(
+            [f"{_esc(r['a'])} vs {_esc(r['b'])}", str(int(r["n"])), p, ph, sig, _esc(r["better"] or "tie")]
+        )
+    return out
 
 
 def _symbol_column(front: pd.DataFrame) -> str | None:
@@ -197,7 +210,7 @@ def _task_section(
     pr = a.pairs[a.pairs["task"] == task]
     if len(pr):
         parts.append(f"<h3>Pairwise tests on final hypervolume regret (Holm-corrected, α = {_ALPHA:g})</h3>")
-        parts.append(pairs_table(pr))
+        parts.append(_table(["pair", "n", "p", "p (Holm)", "significant", "lower median"], _pair_rows(pr)))
     parts.append("</section>")
     return "".join(parts)
 

@@ -39,7 +39,7 @@ __all__ = [
 AXIS_TITLES: dict[str, str] = {
     "cost": "cost (full-fidelity evaluations)",
     "evaluations": "evaluations",
-    "time": "wall time since run start (s)",
+    "time": "compute time (s): trials + searcher",
 }
 # Colour-blind-friendly qualitative palette (Okabe & Ito, 2008), then Tableau 10.
 _PALETTE = (
@@ -138,7 +138,7 @@ def regret_curves(
     default_axis: str = "cost",
     log_y: bool = True,
 ) -> go.Figure:
-    """Median best-so-far regret with its 95% bootstrap band, one line per searcher.
+    """Median best-so-far regret and the band of its interval (``analysis.aggregate``), per searcher.
 
     Buttons switch the x axis between the axes present in ``curves`` (traces for the other
     axes are hidden, not recomputed, so switching is instant and offline).

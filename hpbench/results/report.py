@@ -1,18 +1,15 @@
 """The self-contained HTML report: summary first, then one section per task, then provenance.
 
-``write_report`` reads only the trials and runs frames of the store, runs the analysis,
-draws the figures and writes ONE HTML file that opens offline: plotly.js is embedded
+``write_report`` reads only the trials and runs frames of the store, runs the analysis once
+(``hb.analyse``: every statement of the verdict comes from that ``Analysis``, see
+``report_verdict``), draws the figures and writes ONE HTML file that opens offline: plotly.js is embedded
 once, every figure refers to it, and nothing is fetched (no CDN, no web fonts, no MathJax).
 """
 
 from __future__ import annotations
 
-import html
 import json
-import math
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +18,9 @@ import pandas as pd
 
 from hpbench.results import analysis as an
 from hpbench.results import plots
+from hpbench.results import report_verdict as rv
+from hpbench.results.html import esc, fmt, table
+from hpbench.results.verdict import Analysis, analyse
 
 __all__ = ["write_report", "PLOTLY_CONFIG"]
 
@@ -67,6 +67,10 @@ th { background:var(--soft); font-weight:600; text-align:center; }
 td.l, th.l { text-align:left; }
 tbody tr:nth-child(even) td { background:#fbfcfe; }
 td.win { background:var(--win) !important; color:var(--winfg); font-weight:650; }
+td.lead { background:#f3f6fa !important; font-weight:600; }
+.warn { background:#fff6e5; border-left:4px solid #d98c00; padding:8px 14px; border-radius:6px;
+  margin:8px 0; }
+.warn ul { margin:4px 0; padding-left:20px; }
 td small { color:var(--muted); font-weight:400; }
 .scroll { overflow-x:auto; }
 .pill { display:inline-block; padding:0 8px; border-radius:10px; font-size:12px; background:#eef2f7; }
@@ -77,93 +81,7 @@ footer { color:var(--muted); font-size:12.5px; text-align:center; padding:20px; 
 """
 
 
-def _esc(x: Any) -> str:
-    return html.escape(str(x), quote=True)
-
-
-def _fmt(x: Any, digits: int = 4) -> str:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return _esc(x)
-    if not math.isfinite(v):
-        return "–"
-    return f"{v:.{digits}g}"
-
-
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, left: int = 1) -> str:
-    """An HTML table; cells are pre-escaped HTML; the first ``left`` columns are left-aligned."""
-    head = "".join(f'<th class="{"l" if i < left else ""}">{h}</th>' for i, h in enumerate(headers))
-    body = []
-    for r in rows:
-        cells = []
-        for i, c in enumerate(r):
-            cls = "l" if i < left else ""
-            if c.startswith("\x00win"):
-                cls, c = (cls + " win").strip(), c[4:]
-            cells.append(f'<td class="{cls}">{c}</td>')
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    rows_html = "".join(body)
-    return (
-        f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{rows_html}</tbody></table></div>'
-    )
-
-
-def _win(cell: str) -> str:
-    return "\x00win" + cell
-
-
-@dataclass(frozen=True)
-class _Analysis:
-    """Everything the report shows, computed once."""
-
-    refs: pd.DataFrame
-    curves: dict[str, pd.DataFrame]  # axis -> aggregate of regret
-    summary_axis: str
-    scores: an.NormalisedScore
-    score_final: pd.DataFrame  # task, searcher, score (mean over seeds at the end)
-    score_curve: pd.DataFrame
-    ranks: pd.DataFrame
-    final: pd.DataFrame
-    table: pd.DataFrame
-    pairs: pd.DataFrame
-    friedman: an.FriedmanResult | None
-    utilisation: pd.DataFrame
-    intervals: pd.DataFrame
-    allocation: pd.DataFrame
-    configs: pd.DataFrame
-
-
-def _analyse(trials: pd.DataFrame) -> _Analysis:
-    refs = an.regret_references(trials)
-    traj = {ax: an.add_regret(an.trajectories(trials, axis=ax, n_points=_GRID), refs) for ax in an.AXES}
-    curves = {ax: an.aggregate(t, value="regret", n_boot=_N_BOOT, seed=0) for ax, t in traj.items()}
-    # Cost is the fair axis between multi- and full-fidelity searchers; fall back to
-    # evaluations when the store has no costs.
-    cost_tot = trials.groupby("task")["cost"].sum(min_count=1) if "cost" in trials else pd.Series(dtype=float)
-    summary_axis = "cost" if len(cost_tot) and (cost_tot.fillna(0) > 0).all() else "evaluations"
-    t = traj[summary_axis]
-    scores = an.normalised_scores(t, refs)
-    last = scores.per_run[scores.per_run["x"] == scores.per_run.groupby("task")["x"].transform("max")]
-    score_final = last.groupby(["task", "searcher"], as_index=False)["score"].mean()
-    final = an.final_runs(trials, refs)
-    return _Analysis(
-        refs=refs,
-        curves=curves,
-        summary_axis=summary_axis,
-        scores=scores,
-        score_final=score_final,
-        score_curve=an.mean_over_tasks(scores.per_run, value="score"),
-        ranks=an.average_rank(t, value="best"),
-        final=final,
-        table=an.final_table(final),
-        pairs=an.pairwise_tests(final, alpha=_ALPHA),
-        friedman=an.friedman_nemenyi(final, alpha=_ALPHA),
-        utilisation=an.worker_utilisation(trials),
-        intervals=an.busy_intervals(trials),
-        allocation=an.budget_allocation(trials),
-        configs=an.configurations(trials),
-    )
+_esc, _fmt, _table = esc, fmt, table  # short names used throughout this module
 
 
 class _Figures:
@@ -188,230 +106,34 @@ class _Figures:
         return f'<div class="fig">{div}</div>'
 
 
-def _winners(a: _Analysis) -> dict[str, str]:
-    """Winner per task: lowest median final regret, ties broken by higher normalised score."""
-    out = {}
-    sf = a.score_final.set_index(["task", "searcher"])["score"]
-    for task, g in a.table.groupby("task"):
-        g = g.assign(score=[sf.get((task, s), np.nan) for s in g["searcher"]])
-        g = g.assign(_m=g["median"].fillna(np.inf), _s=-g["score"].fillna(-np.inf))
-        g = g.sort_values(["_m", "_s", "searcher"])
-        if np.isfinite(g["_m"].iloc[0]):
-            out[task] = str(g["searcher"].iloc[0])
-    return out
-
-
-def _overall(a: _Analysis, searchers: list[str]) -> tuple[str | None, str]:
-    """Overall winner and how it was chosen."""
-    if len(searchers) == 1:
-        return searchers[0], "the only searcher"
-    mean_score = a.score_final.groupby("searcher")["score"].mean().dropna()
-    if len(mean_score):
-        w = str(mean_score.idxmax())
-        return w, f"highest mean normalised score over tasks ({mean_score[w]:.3f})"
-    if a.friedman is not None:
-        return a.friedman.searchers[0], f"best average rank ({a.friedman.avg_ranks[0]:.2f})"
-    return None, "no searcher produced a result"
-
-
-def _how_sure(a: _Analysis, winners: dict[str, str], searchers: list[str], overall: str | None) -> list[str]:
-    """Plain-language statements about the strength of the evidence."""
-    out = []
-    if len(searchers) < 2:
-        return ["Only one searcher ran, so there is nothing to compare."]
-    fr = a.friedman
-    if fr is None:
-        out.append("Too few complete blocks for a Friedman test across tasks.")
-    else:
-        what = "tasks" if fr.blocks == "task" else "task-seed pairs"
-        if fr.p_value <= fr.alpha and overall in fr.searchers:
-            r0 = fr.avg_ranks[fr.searchers.index(overall)]
-            beaten = [s for s, r in zip(fr.searchers, fr.avg_ranks) if r - r0 >= fr.cd]
-            tail = (
-                f"{_esc(overall)} is significantly better than {_esc(', '.join(beaten))} "
-                f"(Nemenyi, CD = {fr.cd:.2f})."
-                if beaten
-                else f"but no pair involving {_esc(overall)} is separated by the critical difference "
-                f"({fr.cd:.2f})."
-            )
-            out.append(
-                f"Across {fr.n_blocks} {what} the searchers differ (Friedman p = {fr.p_value:.3g}); " + tail
-            )
-        else:
-            out.append(
-                f"Across {fr.n_blocks} {what} the differences are not significant (Friedman p = "
-                f"{fr.p_value:.3g} &gt; {fr.alpha:g}); more tasks or seeds are needed to rank these "
-                "searchers."
-            )
-    sure = 0
-    for task, w in winners.items():
-        p = a.pairs[(a.pairs["task"] == task) & ((a.pairs["a"] == w) | (a.pairs["b"] == w))]
-        if len(p) and (p["significant"] & (p["better"] == w)).all():
-            sure += 1
-    out.append(
-        f"On {sure} of {len(winners)} task(s) the winner beats every other searcher significantly "
-        f"(Wilcoxon signed-rank on paired seeds, else Mann-Whitney U; Holm-corrected, α = {_ALPHA:g})."
-    )
-    n_min = int(a.final.groupby(["task", "searcher"]).size().min()) if len(a.final) else 0
-    if n_min < 6:
-        out.append(
-            f"With {n_min} seed(s) per searcher a paired test cannot reach p &lt; {_ALPHA:g} "
-            f"(smallest attainable two-sided p = {2 / 2**n_min:.3g}); run more seeds for firmer conclusions."
-        )
-    return out
-
-
-def _summary(a: _Analysis, trials: pd.DataFrame, fig: _Figures, colors: dict[str, str]) -> str:
-    searchers = sorted(trials["searcher"].unique())
-    tasks = sorted(trials["task"].unique())
-    winners = _winners(a)
-    overall, why = _overall(a, searchers)
-    parts = ['<section id="summary"><h2>Summary</h2><div class="verdict">']
-    if overall is not None:
-        parts.append(f'<p class="big">Overall winner: <b>{_esc(overall)}</b> — {_esc(why)}.</p>')
-    else:
-        parts.append('<p class="big">No searcher produced a successful trial.</p>')
-    if winners:
-        per = ", ".join(f"{_esc(t)}: <b>{_esc(w)}</b>" for t, w in winners.items())
-        parts.append(f"<p>Winner per task (lowest median final regret): {per}.</p>")
-    parts += [f"<p>{s}</p>" for s in _how_sure(a, winners, searchers, overall)]
-    parts.append(
-        f'<p class="note">Normalised score: {_esc(a.scores.note)} Measured on the {a.summary_axis} axis '
-        "at the end of the budget; scores below 0 are worse than that baseline.</p></div>"
-    )
-    # winner table: tasks x searchers
-    sf = a.score_final.set_index(["task", "searcher"])["score"]
-    tb = a.table.set_index(["task", "searcher"])
-    rows = []
-    for task in tasks:
-        r = [_esc(task), _esc(a.refs.loc[task, "source"])]
-        for s in searchers:
-            if (task, s) not in tb.index:
-                r.append("–")
-                continue
-            cell = (
-                f"{_fmt(tb.loc[(task, s), 'median'], 3)}<br><small>score {_fmt(sf.get((task, s)), 3)}</small>"
-            )
-            r.append(_win(cell) if winners.get(task) == s else cell)
-        rows.append(r)
-    mean_score = a.score_final.groupby("searcher")["score"].mean()
-    rows.append(["<b>mean score</b>", ""] + [_fmt(mean_score.get(s), 3) for s in searchers])
-    if a.friedman is not None:
-        rk = dict(zip(a.friedman.searchers, a.friedman.avg_ranks))
-        rows.append(["<b>average rank</b>", ""] + [_fmt(rk.get(s), 3) for s in searchers])
-    parts.append("<h3>Final median regret per task (normalised score below)</h3>")
-    parts.append(_table(["task", "regret vs"] + [_esc(s) for s in searchers], rows, left=2))
-    figs = []
-    if a.friedman is not None:
-        figs.append(fig(plots.cd_diagram(a.friedman)))
-    if len(searchers) > 1 and len(a.ranks):
-        figs.append(
-            fig(
-                plots.rank_curves(
-                    a.ranks, title=f"Average rank over the budget ({a.summary_axis})", colors=colors
-                )
-            )
-        )
-    if a.score_curve["value"].notna().any():
-        figs.append(
-            fig(
-                plots.score_curves(
-                    a.score_curve, title="Mean normalised score over the budget", colors=colors
-                )
-            )
-        )
-    if figs:
-        parts.append('<div class="grid">' + "".join(figs) + "</div>")
-    parts.append("</section>")
-    return "".join(parts)
-
-
-def pairs_table(pr: pd.DataFrame) -> str:
-    """The table of ``analysis.pairwise_tests`` rows (one task)."""
-    rows = []
-    for _, r in pr.iterrows():
-        sig = '<span class="pill sig">yes</span>' if r["significant"] else '<span class="pill">no</span>'
-        rows.append(
-            [
-                f"{_esc(r['a'])} vs {_esc(r['b'])}",
-                _esc(r["test"]),
-                f"{r['n_a']}/{r['n_b']}",
-                _fmt(r["p_value"], 3),
-                _fmt(r["p_holm"], 3),
-                sig,
-                _esc(r["better"] or "tie"),
-            ]
-        )
-    return _table(["pair", "test", "n", "p", "p (Holm)", "significant", "lower median"], rows)
-
-
-def _task_section(
-    task: str, i: int, a: _Analysis, trials: pd.DataFrame, fig: _Figures, colors: dict[str, str]
-) -> str:
-    tt = trials[trials["task"] == task]
-    src, ref = a.refs.loc[task, "source"], a.refs.loc[task, "reference"]
+def _task_section(task: str, i: int, a: Analysis, fig: _Figures, colors: dict[str, str]) -> str:
+    tt = a.trials[a.trials["task"] == task]
+    src, ref = a.references.loc[task, "source"], a.references.loc[task, "reference"]
     high = pd.to_numeric(tt.get("fidelity_high"), errors="coerce").dropna() if "fidelity_high" in tt else []
     fid = f", fidelity up to {_fmt(high.iloc[0])}" if len(high) else ", no fidelity"
     n_fail = int((tt["status"].astype(str) != "ok").sum())
+    n_runs = int((a.final["task"] == task).sum())
     parts = [
         f'<section id="task-{i}"><h2>{_esc(task)}</h2>',
-        f'<p class="note">Regret against the {_esc(src)} ({_fmt(ref, 6)}){fid}; {len(tt)} trials in '
-        f"{tt['run_id'].nunique()} runs, {n_fail} failed or timed out. The incumbent counts only "
+        f'<p class="note">Regret against the {_esc(src)} ({_fmt(ref, 6)}){fid}; {len(tt)} trials '
+        f"within budget in {n_runs} runs, {n_fail} failed or timed out. The incumbent counts only "
         "trials at the top fidelity.</p>",
     ]
     curves = {ax: c[c["task"] == task] for ax, c in a.curves.items()}
     curves = {ax: c for ax, c in curves.items() if c["median"].notna().any()}
-    figs = []
     if curves:
-        figs.append(
+        parts.append(
             fig(
                 plots.regret_curves(
                     curves,
-                    title=f"{task}: median regret of the incumbent, 95% bootstrap CI",
+                    title=rv.curve_title(a, task),
                     y_title=f"regret vs {src}",
                     colors=colors,
                     default_axis=a.summary_axis,
                 )
             )
         )
-    parts.append("".join(figs))
-    tb = a.table[a.table["task"] == task]
-    rows = []
-    best = tb["median"].min()
-    for _, r in tb.iterrows():
-        med = _fmt(r["median"])
-        rows.append(
-            [
-                _esc(r["searcher"]),
-                _win(med) if r["median"] == best else med,
-                f"{_fmt(r['q25'])} – {_fmt(r['q75'])}",
-                f"{_fmt(r['mean'])} ± {_fmt(r['sem'], 2)}",
-                _fmt(r["best_median"]),
-                _fmt(r["test_loss_median"]),
-                f"{int(r['n_valid'])}/{int(r['n_runs'])}",
-                str(int(r["n_failed"])),
-            ]
-        )
-    parts.append("<h3>Final performance</h3>")
-    parts.append(
-        _table(
-            [
-                "searcher",
-                "median regret",
-                "IQR",
-                "mean ± s.e.",
-                "median objective",
-                "test loss of incumbent",
-                "runs with result",
-                "failed trials",
-            ],
-            rows,
-        )
-    )
-    pr = a.pairs[a.pairs["task"] == task]
-    if len(pr):
-        parts.append(f"<h3>Pairwise tests on final regret (Holm-corrected, α = {_ALPHA:g})</h3>")
-        parts.append(pairs_table(pr))
+    parts.append(rv.task_tables(a, task))
     small = []
     fr = a.final[a.final["task"] == task]
     if fr["regret"].notna().any():
@@ -422,13 +144,13 @@ def _task_section(
                 )
             )
         )
-    al = a.allocation[a.allocation["task"] == task]
+    al = an.budget_allocation(tt)
     if len(al) and al["budget"].nunique() > 1:
         small.append(fig(plots.budget_allocation(al, title="Cost share per fidelity", colors=colors)))
-    conf = a.configs[a.configs["task"] == task]
+    conf = an.configurations(tt)
     params = an.param_columns(tt)
     if len(conf) and params:
-        scales = an.param_scales(tt, params)
+        scales = an.param_scales(tt, params, an.task_spaces(a.runs).get(task))
         small.append(
             fig(
                 plots.configurations(
@@ -446,17 +168,18 @@ def _task_section(
     return "".join(parts)
 
 
-def _workers(a: _Analysis, fig: _Figures) -> str:
-    if a.utilisation.empty:
+def _workers(trials: pd.DataFrame, fig: _Figures) -> str:
+    utilisation = an.worker_utilisation(trials)
+    if utilisation.empty:
         return ""
     rows = [
         [_esc(r["worker"]), str(int(r["n_trials"])), _fmt(r["busy"], 4), f"{100 * r['share']:.0f}%"]
-        for _, r in a.utilisation.iterrows()
+        for _, r in utilisation.iterrows()
     ]
     return (
         '<section id="workers"><h2>Workers</h2>'
         + _table(["worker", "trials", "busy (s)", "busy share"], rows)
-        + fig(plots.worker_timeline(a.intervals, a.utilisation, title="Worker utilisation"))
+        + fig(plots.worker_timeline(an.busy_intervals(trials), utilisation, title="Worker utilisation"))
         + "</section>"
     )
 
@@ -473,7 +196,7 @@ def _json_union(values: pd.Series) -> dict[str, str]:
     return {k: ", ".join(v) for k, v in merged.items()}
 
 
-def _provenance(a: _Analysis, trials: pd.DataFrame, runs: pd.DataFrame) -> str:
+def _provenance(a: Analysis, trials: pd.DataFrame, runs: pd.DataFrame) -> str:
     parts = ['<section id="provenance"><h2>Provenance</h2>']
     if "versions" in runs:
         vers = _json_union(runs["versions"])
@@ -492,7 +215,7 @@ def _provenance(a: _Analysis, trials: pd.DataFrame, runs: pd.DataFrame) -> str:
     parts.append(
         _table(
             ["task", "reference", "source"],
-            [[_esc(t), _fmt(r["reference"], 8), _esc(r["source"])] for t, r in a.refs.iterrows()],
+            [[_esc(t), _fmt(r["reference"], 8), _esc(r["source"])] for t, r in a.references.iterrows()],
         )
     )
     if len(runs) and all(c in runs for c in _RUN_COLUMNS):
@@ -562,15 +285,6 @@ def _provenance(a: _Analysis, trials: pd.DataFrame, runs: pd.DataFrame) -> str:
     return "".join(parts)
 
 
-def _multi_objective(
-    trials: pd.DataFrame, runs: pd.DataFrame, fig: _Figures, colors: dict[str, str]
-) -> tuple[list[str], list[tuple[str, str]]]:
-    """The multi-objective sections (``mo_report``), for tasks with two or more objectives."""
-    from hpbench.results.mo_report import mo_sections
-
-    return mo_sections(trials, runs if len(runs) else None, fig, colors)
-
-
 def _check(trials: Any, runs: Any) -> None:
     if not isinstance(trials, pd.DataFrame):
         raise TypeError(f"write_report: 'trials' must be a pandas DataFrame, got {type(trials).__name__}")
@@ -584,16 +298,46 @@ def _check(trials: Any, runs: Any) -> None:
         raise ValueError(f"write_report: rule 'trials has the store's columns' broken, missing {missing}")
 
 
+def _budget_groups(trials: pd.DataFrame, runs: pd.DataFrame) -> list[list[str]]:
+    """Experiments grouped by equal budgets, the group with the most runs first."""
+    exps = sorted(trials["experiment"].astype(str).unique()) if "experiment" in trials else []
+    keys = rv.budget_key(runs)
+    if len(exps) < 2 or not keys:
+        return [exps]
+    groups: dict[str, list[str]] = {}
+    for e in exps:
+        groups.setdefault(keys.get(e, ""), []).append(e)
+    size = trials.groupby(trials["experiment"].astype(str))["run_id"].nunique()
+    return sorted(groups.values(), key=lambda g: (-int(size[g].sum()), g))
+
+
+def _of(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    if not names or "experiment" not in frame or not len(frame):
+        return frame
+    return frame[frame["experiment"].astype(str).isin(names)]
+
+
 def write_report(
-    trials: pd.DataFrame, runs: pd.DataFrame, path: str | Path, *, title: str | None = None
+    trials: pd.DataFrame,
+    runs: pd.DataFrame,
+    path: str | Path,
+    *,
+    title: str | None = None,
+    pool_from: pd.DataFrame | None = None,
 ) -> Path:
-    """Write the HTML report of one experiment.
+    """Write the HTML report of one experiment (or of several with equal budgets).
+
+    Experiments with different budgets are not pooled: the largest group of experiments
+    with equal budgets is the main comparison, each other group gets its own verdict in a
+    section "Experiments with another budget".
 
     Args:
         trials: one row per trial, as returned by ``store.load_results``.
         runs: one row per run, as returned by ``store.load_runs`` (may be empty).
         path: output file; parent folders are created.
         title: page title; defaults to "hpbench report: <experiment>".
+        pool_from: more trials whose random-search evaluations the normalised score may pool
+            (see ``hb.analyse``).
 
     Returns:
         The path written.
@@ -601,36 +345,61 @@ def write_report(
     Example:
         >>> write_report(load_results(db), load_runs(db), "results/report.html")  # doctest: +SKIP
     """
-    from plotly.offline import get_plotlyjs
-
     _check(trials, runs)
     trials = trials.reset_index(drop=True)
-    exps = sorted(trials["experiment"].astype(str).unique()) if "experiment" in trials else []
+    groups = _budget_groups(trials, runs)
+    exps = groups[0]
     title = title or ("hpbench report: " + ", ".join(exps) if exps else "hpbench report")
-    a = _analyse(trials)
-    searchers = sorted(trials["searcher"].astype(str).unique())
-    tasks = sorted(trials["task"].unique())
-    colors = plots.searcher_colors(searchers)
+    a = analyse(_of(trials, exps), _of(runs, exps), pool_from=pool_from)
+    others = [(g, analyse(_of(trials, g), _of(runs, g), pool_from=pool_from)) for g in groups[1:]]
+    colors = plots.searcher_colors(sorted(trials["searcher"].astype(str).unique()))
     fig = _Figures()
-    summary = _summary(a, trials, fig, colors)
-    sections = [_task_section(t, i, a, trials, fig, colors) for i, t in enumerate(tasks)]
-    mo_html, mo_toc = _multi_objective(trials, runs, fig, colors)
-    workers = _workers(a, fig)
-    prov = _provenance(a, trials, runs)
-    n_seeds = trials.groupby(["task", "searcher"])["seed"].nunique()
+    mo_html, mo_toc = _multi_objective(_of(trials, exps), _of(runs, exps), fig, colors)
+    body = (
+        rv.summary_section(a, fig, colors)
+        + "".join(_task_section(t, i, a, fig, colors) for i, t in enumerate(a.tasks))
+        + "".join(mo_html)
+        + rv.other_budgets_section(others, fig, colors)
+        + _workers(a.trials, fig)
+        + _provenance(a, _of(trials, exps), _of(runs, exps))
+    )
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(_document(title, a, body, bool(others), mo_toc), encoding="utf-8")
+    return out
+
+
+def _multi_objective(
+    trials: pd.DataFrame, runs: pd.DataFrame, fig: _Figures, colors: dict[str, str]
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """The multi-objective sections (``mo_report``), for tasks with two or more objectives."""
+    from hpbench.results.mo_report import mo_sections
+
+    return mo_sections(trials, runs if len(runs) else None, fig, colors)
+
+
+def _document(
+    title: str, a: Analysis, body: str, other_budgets: bool, extra_toc: tuple[tuple[str, str], ...] = ()
+) -> str:
+    """The whole page around ``body``: head with the one embedded plotly.js, header, table of contents."""
+    from plotly.offline import get_plotlyjs
+
+    n_seeds = a.final.groupby(["task", "searcher"])["seed"].nunique()
     meta = (
-        f"{len(tasks)} task(s) · {len(searchers)} searcher(s) · "
+        f"{len(a.tasks)} task(s) · {len(a.searchers)} searcher(s) · "
         f"{int(n_seeds.min())}–{int(n_seeds.max())} seed(s) · "
-        f"{len(trials)} trials · generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+        f"{len(a.trials)} trials · generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
     )
     toc = ['<a href="#summary">Summary</a>'] + [
-        f'<a href="#task-{i}">{_esc(t)}</a>' for i, t in enumerate(tasks)
+        f'<a href="#task-{i}">{_esc(t)}</a>' for i, t in enumerate(a.tasks)
     ]
-    toc += [f'<a href="#{anchor}">{_esc(label)}</a>' for anchor, label in mo_toc]
-    if workers:
+    toc += [f'<a href="#{anchor}">{_esc(label)}</a>' for anchor, label in extra_toc]
+    if other_budgets:
+        toc.append('<a href="#other-budgets">Other budgets</a>')
+    if 'id="workers"' in body:
         toc.append('<a href="#workers">Workers</a>')
     toc.append('<a href="#provenance">Provenance</a>')
-    doc = (
+    return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_esc(title)}</title><style>{_CSS}</style>"
@@ -639,20 +408,10 @@ def write_report(
         f'<script type="text/javascript">{get_plotlyjs()}</script>'
         "</head><body>"
         f'<header class="top"><h1>{_esc(title)}</h1><div class="meta">{_esc(meta)}</div></header>'
-        f'<nav class="toc">{"".join(toc)}</nav><main>'
-        + summary
-        + "".join(sections)
-        + "".join(mo_html)
-        + workers
-        + prov
-        + "</main>"
+        f'<nav class="toc">{"".join(toc)}</nav><main>' + body + "</main>"
         # figures drawn before the grid had all its items got a stale width: resize once laid out
         "<script>window.addEventListener('load',function(){document.querySelectorAll('.plotly-graph-div')"
         ".forEach(function(d){if(window.Plotly){Plotly.Plots.resize(d);}});});</script>"
         "<footer>Made with hpbench. Open offline; all figures are interactive "
         "(hover, zoom, click legend entries to hide searchers).</footer></body></html>\n"
     )
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(doc, encoding="utf-8")
-    return out

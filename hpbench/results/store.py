@@ -572,7 +572,9 @@ class Store:
 
 def _tidy(df: pd.DataFrame) -> pd.DataFrame:
     """Expand JSON columns into ``param.<name>``, ``metric.<name>`` and ``objective.<name>`` columns."""
-    info = df.pop("task_info").map(json.loads) if len(df) else pd.Series(dtype=object)
+    raw = df.pop("task_info")
+    parsed = {s: json.loads(s) for s in raw.unique()}  # one JSON per run, not per trial
+    info = raw.map(parsed.__getitem__) if len(df) else pd.Series(dtype=object)
     df["optimum"] = [i.get("optimum") for i in info] if len(df) else []
     df["fidelity_high"] = [(i.get("fidelity") or {}).get("high") for i in info] if len(df) else []
     for col in ("optimum", "fidelity_high", "budget", "objective", "cost", "queued", "continue_from"):
