@@ -13,6 +13,7 @@ import importlib
 from typing import Any
 
 from hpbench.budget import Budget
+from hpbench.objectives import Objective
 from hpbench.searchers.base import Searcher
 from hpbench.space import Categorical, Fidelity, Float, Int, SearchSpace
 from hpbench.tasks.base import FunctionTask, Task, task
@@ -40,6 +41,7 @@ __all__ = [
     "Categorical",
     "SearchSpace",
     "Fidelity",
+    "Objective",
     "Suggestion",
     "Evaluation",
     "TrialRecord",

@@ -62,4 +62,6 @@ class EvaluationCache:
         now = time.time()
         same_start = (s.continue_from is None) == (hit.continue_from is None)
         cost = hit.cost if same_start else nominal_cost
-        return TrialOutcome("ok", hit.objective, cost, hit.metrics, None, None, now, now, "cache")
+        return TrialOutcome(
+            "ok", hit.objective, cost, hit.metrics, None, None, now, now, "cache", objectives=hit.objectives
+        )

@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         help="trials of one run in flight at once (default: 1 when runs fill the workers)",
     )
+    r.add_argument(
+        "--objective",
+        metavar="NAME",
+        help="benchmark multi-objective tasks on this one objective (stored as TASK@NAME)",
+    )
     r.add_argument("--store", help=f"SQLite store (default {DEFAULT_STORE})")
     r.add_argument("--name", help="experiment name (default: spec file name, or 'default')")
     mode = r.add_mutually_exclusive_group()
@@ -193,6 +198,11 @@ def _cmd_run(a: argparse.Namespace) -> int:
             budget=budget,
         )
         options = RunOptions()
+    if a.objective is not None:
+        from hpbench.registry import single_objective_names
+
+        tasks = single_objective_names(spec.tasks, a.objective)
+        spec = BenchmarkSpec(spec.name, tasks, spec.searchers, spec.seeds, spec.budget)
     overrides: dict[str, Any] = {
         k: v
         for k, v in {
@@ -249,9 +259,11 @@ def _cmd_list(a: argparse.Namespace) -> int:
             fid_text = f"{fid['name']} {fid['low']}..{fid['high']}" if fid else "none"
             secs = row["seconds_per_eval"]
             print(f"{row['name']:<22} {row['description']}")
+            objs = row.get("objectives") or []
+            objs_text = f"; objectives: {', '.join(o['name'] for o in objs)}" if objs else ""
             print(
                 f"{'':<22} params: {', '.join(row['params'])}; fidelity: {fid_text}; optimum: "
-                f"{row['optimum']}; s/eval: {secs if secs is not None else '?'}"
+                f"{row['optimum']}; s/eval: {secs if secs is not None else '?'}{objs_text}"
             )
         else:
             params = ", ".join(f"{k}={v!r}" for k, v in row["params"].items()) or "-"

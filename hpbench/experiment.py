@@ -107,7 +107,9 @@ def _validate(spec: BenchmarkSpec, tasks: Mapping[str, Task]) -> None:
                     f"searcher {s.label!r}: needs a task with a fidelity, but task {t.name!r} has none "
                     "(tasks with a fidelity: the -mf variants, gbdt-*, mlp-digits, cnn-digits)"
                 )
-            make_searcher(s.name, space=t.space, fidelity=t.fidelity, seed=0, **s.params)
+            make_searcher(
+                s.name, space=t.space, fidelity=t.fidelity, seed=0, n_objectives=t.n_objectives, **s.params
+            )
 
 
 _DEFAULT_OPTIONS = RunOptions()
@@ -147,6 +149,7 @@ def run_experiment(
     # (read-only), the experiment's spec, then the executor (an unreachable scheduler).
     name, existing, messages = _plan(path, spec, fresh)
     _say_synchronous(spec, options, say)
+    _say_single_objective(spec, tasks, say)
     executor = make_executor(workers=options.workers, dask=options.dask)
     db: Store | None = None
     try:
@@ -264,6 +267,26 @@ def _plan(path: str, spec: BenchmarkSpec, fresh: bool) -> tuple[str, bool, list[
         ro.close()
 
 
+def objectives_info(task: Task) -> dict[str, Any]:
+    """What the store keeps about a multi-objective task (nothing for a single-objective one)."""
+    if not task.objectives:
+        return {}
+    return {"objectives": [o.to_dict() for o in task.objectives], "pareto_front": task.pareto_front}
+
+
+def _say_single_objective(spec: BenchmarkSpec, tasks: Mapping[str, Task], say: Callable[[str], None]) -> None:
+    """Single-objective searchers on a multi-objective task optimise its first objective: say so once."""
+    single = [s.label for s in spec.searchers if not get_searcher_class(s.name).multi_objective]
+    for t in tasks.values():
+        if t.n_objectives > 1 and single:
+            names = [o.name for o in t.objectives]
+            say(
+                f"note: task {t.name!r} has objectives {names}; {', '.join(repr(x) for x in single)} "
+                f"optimise(s) only the first ({names[0]!r}); all are stored, and the report compares "
+                f"every searcher's Pareto front (--objective NAME picks another objective)"
+            )
+
+
 def _say_synchronous(spec: BenchmarkSpec, options: RunOptions, say: Callable[[str], None]) -> None:
     """Synchronous searchers wait for each rung: say once that more trials in flight help only within it."""
     k = options.trials_per_run
@@ -279,6 +302,7 @@ def _say_synchronous(spec: BenchmarkSpec, options: RunOptions, say: Callable[[st
 
 def _rebuildable_by_name(name: str) -> bool:
     """Built-in and entry-point tasks exist in every worker; ``register_task`` ones only here."""
+    name = registry.split_task_name(name)[0]  # TASK@OBJECTIVE is rebuilt from TASK
     extra = registry._extra_tasks.get(name)
     return name in registry._BUILTIN_TASKS if extra is None else isinstance(extra, registry._LazyEntryPoint)
 
@@ -308,7 +332,12 @@ def _prepare_runs(
             for seed in spec.seeds:
                 searcher_seed, task_seed = split_seed(seed)
                 searcher = make_searcher(
-                    s.name, space=task.space, fidelity=task.fidelity, seed=searcher_seed, **s.params
+                    s.name,
+                    space=task.space,
+                    fidelity=task.fidelity,
+                    seed=searcher_seed,
+                    n_objectives=task.n_objectives,
+                    **s.params,
                 )
                 run_id, status = db.get_or_create_run(
                     exp_id,
@@ -348,6 +377,7 @@ def _task_info(task: Task) -> dict[str, Any]:
         "optimum": task.optimum,
         "fidelity": None if task.fidelity is None else task.fidelity.to_dict(),
         "space": task.space.to_dict(),
+        **objectives_info(task),
     }
     surrogate = task.info().get("surrogate")
     if surrogate is not None:

@@ -62,6 +62,7 @@ def searcher_table() -> list[dict[str, Any]]:
                 "description": _first_line(cls),
                 "params": cls.param_defaults(),
                 "needs_fidelity": cls.needs_fidelity,
+                "multi_objective": cls.multi_objective,
                 "note": _NOTES.get(name, ""),
             }
         )

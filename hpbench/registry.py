@@ -22,6 +22,7 @@ __all__ = [
     "task_names",
     "searcher_names",
     "get_task",
+    "split_task_name",
     "get_searcher_class",
     "make_searcher",
     "register_task",
@@ -43,6 +44,8 @@ _BUILTIN_SEARCHERS: dict[str, str] = {
     "optuna-cmaes": _S + "optuna_adapter:OptunaCMAES",
     "optuna-qmc": _S + "optuna_adapter:OptunaQMC",
     "optuna-random": _S + "optuna_adapter:OptunaRandom",
+    "optuna-nsga2": _S + "optuna_adapter:OptunaNSGAII",
+    "parego": _S + "parego:ParEGO",
     "skopt": _S + "skopt_adapter:SkoptSearcher",
     "skopt-gp": _S + "skopt_adapter:SkoptGP",
     "skopt-rf": _S + "skopt_adapter:SkoptRF",
@@ -74,6 +77,13 @@ _BUILTIN_TASKS: dict[str, tuple[str, dict[str, Any]]] = {
     "mlp-digits-surrogate": ("hpbench.surrogate.builtin:builtin_surrogate", {"task": "mlp-digits"}),
     "cnn-digits-surrogate": ("hpbench.surrogate.builtin:builtin_surrogate", {"task": "cnn-digits"}),
     "gbdt-digits-surrogate": ("hpbench.surrogate.builtin:builtin_surrogate", {"task": "gbdt-digits"}),
+    "cnn-digits-mo": (_T + "multiobjective:cnn_digits_mo", {}),
+    "logreg-digits-mo": (_T + "multiobjective:logreg_digits_mo", {}),
+    "mlp-digits-mo": (_T + "multiobjective:mlp_digits_mo", {}),
+    "zdt1": (_T + "multiobjective:ZDT", {"variant": 1}),
+    "zdt2": (_T + "multiobjective:ZDT", {"variant": 2}),
+    "dtlz2-2obj": (_T + "multiobjective:DTLZ2", {"n_objectives": 2}),
+    "dtlz2-3obj": (_T + "multiobjective:DTLZ2", {"n_objectives": 3}),
 }
 
 _extra_tasks: dict[str, Callable[[], Task]] = {}
@@ -142,8 +152,31 @@ def register_searcher(name: str, cls: type[Searcher]) -> None:
     _extra_searchers[name] = cls
 
 
+def split_task_name(name: str) -> tuple[str, str | None]:
+    """``"TASK@OBJECTIVE"`` -> (``"TASK"``, ``"OBJECTIVE"``); a plain name -> (name, None)."""
+    base, sep, objective = str(name).partition("@")
+    return base, (objective if sep else None)
+
+
+def single_objective_names(tasks: tuple[str, ...], objective: str) -> tuple[str, ...]:
+    """``--objective NAME``: every task as ``TASK@NAME``; each must declare that objective."""
+    out = []
+    for t in tasks:
+        names = [o.name for o in get_task(t).objectives]
+        if objective not in names:
+            have = f"objectives {names}" if names else "one objective only"
+            raise ValueError(f"objective: rule 'task {t!r} has objective {objective!r}' broken ({have})")
+        out.append(f"{t}@{objective}")
+    return tuple(out)
+
+
 def get_task(name: str) -> Task:
-    """Build the task registered as ``name``."""
+    """Build the task registered as ``name``; ``TASK@OBJECTIVE`` is one objective of a task."""
+    base, objective = split_task_name(name)
+    if objective is not None:
+        from hpbench.tasks.multiobjective import ObjectiveView
+
+        return ObjectiveView(get_task(base), objective)
     _load_plugins()
     if name in _extra_tasks:
         obj = _resolve(_extra_tasks[name])
@@ -184,8 +217,21 @@ def check_searcher_params(name: str, params: dict[str, Any]) -> None:
 
 
 def make_searcher(
-    name: str, *, space: SearchSpace, fidelity: Fidelity | None = None, seed: int = 0, **params: Any
+    name: str,
+    *,
+    space: SearchSpace,
+    fidelity: Fidelity | None = None,
+    seed: int = 0,
+    n_objectives: int = 1,
+    **params: Any,
 ) -> Searcher:
-    """Build the searcher registered as ``name`` with its parameters."""
+    """Build the searcher registered as ``name`` with its parameters.
+
+    ``n_objectives`` (the task's) reaches only searchers that take several objectives
+    (``multi_objective = True``); any other searcher optimises the first objective.
+    """
     check_searcher_params(name, params)
-    return get_searcher_class(name)(space=space, fidelity=fidelity, seed=seed, **params)
+    cls = get_searcher_class(name)
+    if cls.multi_objective:
+        params = {**params, "n_objectives": n_objectives}
+    return cls(space=space, fidelity=fidelity, seed=seed, **params)

@@ -56,6 +56,9 @@ class Evaluation:
         seconds: the compute time this evaluation stands for, when it is not the time
             it took: a surrogate task's prediction of the real training time. The
             virtual clock advances by it; ``None`` (real tasks) means the measured time.
+        objectives: for a task with several objectives, every objective's name -> value as
+            the task reports it (see ``hpbench.objectives``); ``objective`` is then the
+            first one as a loss. ``None`` for single-objective tasks.
     """
 
     objective: float
@@ -63,6 +66,7 @@ class Evaluation:
     metrics: Mapping[str, Any] = field(default_factory=dict)
     checkpoint: bytes | None = None
     seconds: float | None = None
+    objectives: Mapping[str, float] | None = None
 
     def __post_init__(self) -> None:
         obj = self.objective
@@ -78,6 +82,23 @@ class Evaluation:
             raise TypeError(f"Evaluation: 'metrics' must be a mapping, got {self.metrics!r}")
         if self.checkpoint is not None and not isinstance(self.checkpoint, (bytes, bytearray)):
             raise TypeError(f"Evaluation: 'checkpoint' must be bytes, got {type(self.checkpoint).__name__}")
+        if self.objectives is not None:
+            object.__setattr__(self, "objectives", _check_objective_values(self.objectives))
+
+
+def _check_objective_values(values: Any) -> dict[str, float]:
+    """``Evaluation.objectives``: a mapping of names to numbers (NaN allowed: the trial then fails)."""
+    if not isinstance(values, Mapping):
+        raise TypeError(f"Evaluation: 'objectives' must be a mapping of name -> number, got {values!r}")
+    out = {}
+    for k, v in values.items():
+        if not isinstance(k, str) or isinstance(v, bool):
+            raise TypeError(f"Evaluation: 'objectives' must map names to numbers, got {k!r}: {v!r}")
+        try:
+            out[k] = float(v)
+        except (TypeError, ValueError):
+            raise TypeError(f"Evaluation: 'objectives' must map names to numbers, got {k!r}: {v!r}") from None
+    return out
 
 
 @dataclass(frozen=True)
@@ -99,3 +120,4 @@ class TrialRecord:
     cached: bool = False
     continue_from: int | None = None
     attempts: int = 1
+    objectives: Mapping[str, float] | None = None  # name -> value, multi-objective tasks only

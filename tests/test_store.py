@@ -283,7 +283,7 @@ def _as_schema_1(path: Path) -> None:
     con.execute("BEGIN")
     con.execute("ALTER TABLE trials RENAME TO trials_now")
     con.execute(_V1_TRIALS)
-    cols = [r[1] for r in con.execute("PRAGMA table_info(trials_now)") if r[1] != "id"]
+    cols = [r[1] for r in con.execute("PRAGMA table_info(trials_now)") if r[1] not in ("id", "objectives")]
     names = ", ".join(cols)
     # interleave the runs, as concurrent runs did
     con.execute(f"INSERT INTO trials ({names}) SELECT {names} FROM trials_now ORDER BY trial, run_id")
@@ -316,7 +316,7 @@ def test_schema_1_store_reads_then_upgrades_in_one_transaction(db_path: Path) ->
 
     # Writable: upgraded, same trials, packed row ids, and it takes new trials.
     with Store(db_path) as s:
-        assert s.schema_version == SCHEMA_VERSION == 2
+        assert s.schema_version == SCHEMA_VERSION == 3
         s.add_trial(runs[0], _rec(4))
         with pytest.raises(sqlite3.IntegrityError):
             s.add_trial(runs[2], _rec(3))  # (run, trial) stays unique
@@ -325,7 +325,7 @@ def test_schema_1_store_reads_then_upgrades_in_one_transaction(db_path: Path) ->
         assert s.cache_index(None)[f"k{runs[2]}-3"] == runs[2] * 2**32 + 3
         assert s.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     con = sqlite3.connect(db_path)
-    assert con.execute("SELECT version FROM hpbench_schema").fetchall() == [(2,)]
+    assert con.execute("SELECT version FROM hpbench_schema").fetchall() == [(3,)]
     con.close()
     after = load_results(db_path)
     assert len(after) == 13

@@ -76,6 +76,7 @@ class TrialOutcome:
     finished: float
     worker: str
     seconds: float | None = None
+    objectives: Mapping[str, float] | None = None  # multi-objective tasks: name -> value
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 import traceback
+from collections.abc import Mapping
 from typing import Any
 
 from hpbench.executors.base import TrialJob, TrialOutcome
@@ -109,6 +110,16 @@ class _Deadline:
             self._timer.cancel()
 
 
+def _not_finite(objective: float, objectives: Mapping[str, float] | None) -> str | None:
+    """Why a trial fails on its values (a non-finite objective, or any of several), or ``None``."""
+    if not math.isfinite(objective):
+        return f"objective is {objective!r} (not finite)"
+    for name, v in (objectives or {}).items():
+        if not math.isfinite(v):
+            return f"objective {name!r} is {v!r} (not finite)"
+    return None
+
+
 def evaluate_trial(job: TrialJob) -> TrialOutcome:
     """Run one evaluation, turning every failure into an outcome (never raises)."""
     started = time.time()
@@ -119,11 +130,10 @@ def evaluate_trial(job: TrialJob) -> TrialOutcome:
         with contextlib.nullcontext() if job.timeout is None else _Deadline(job.timeout):
             ev = task.evaluate(job.config, budget=job.budget, seed=job.seed, checkpoint=job.checkpoint)
         obj = float(ev.objective)
-        if not math.isfinite(obj):
-            msg = f"objective is {obj!r} (not finite)"
-            return TrialOutcome(
-                "failed", None, ev.cost, dict(ev.metrics), None, msg, started, time.time(), worker, ev.seconds
-            )
+        bad = _not_finite(obj, ev.objectives)
+        if bad is not None:
+            out = ("failed", None, ev.cost, dict(ev.metrics), None, bad, started, time.time(), worker)
+            return TrialOutcome(*out, ev.seconds, ev.objectives)
         return TrialOutcome(
             "ok",
             obj,
@@ -135,6 +145,7 @@ def evaluate_trial(job: TrialJob) -> TrialOutcome:
             time.time(),
             worker,
             ev.seconds,
+            ev.objectives,
         )
     except _Timeout:
         msg = f"trial exceeded the timeout of {job.timeout} s"

@@ -354,20 +354,33 @@ def write_report(
     others = [(g, analyse(_of(trials, g), _of(runs, g), pool_from=pool_from)) for g in groups[1:]]
     colors = plots.searcher_colors(sorted(trials["searcher"].astype(str).unique()))
     fig = _Figures()
+    mo_html, mo_toc = _multi_objective(_of(trials, exps), _of(runs, exps), fig, colors)
     body = (
         rv.summary_section(a, fig, colors)
         + "".join(_task_section(t, i, a, fig, colors) for i, t in enumerate(a.tasks))
+        + "".join(mo_html)
         + rv.other_budgets_section(others, fig, colors)
         + _workers(a.trials, fig)
         + _provenance(a, _of(trials, exps), _of(runs, exps))
     )
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(_document(title, a, body, bool(others)), encoding="utf-8")
+    out.write_text(_document(title, a, body, bool(others), mo_toc), encoding="utf-8")
     return out
 
 
-def _document(title: str, a: Analysis, body: str, other_budgets: bool) -> str:
+def _multi_objective(
+    trials: pd.DataFrame, runs: pd.DataFrame, fig: _Figures, colors: dict[str, str]
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """The multi-objective sections (``mo_report``), for tasks with two or more objectives."""
+    from hpbench.results.mo_report import mo_sections
+
+    return mo_sections(trials, runs if len(runs) else None, fig, colors)
+
+
+def _document(
+    title: str, a: Analysis, body: str, other_budgets: bool, extra_toc: tuple[tuple[str, str], ...] = ()
+) -> str:
     """The whole page around ``body``: head with the one embedded plotly.js, header, table of contents."""
     from plotly.offline import get_plotlyjs
 
@@ -380,6 +393,7 @@ def _document(title: str, a: Analysis, body: str, other_budgets: bool) -> str:
     toc = ['<a href="#summary">Summary</a>'] + [
         f'<a href="#task-{i}">{_esc(t)}</a>' for i, t in enumerate(a.tasks)
     ]
+    toc += [f'<a href="#{anchor}">{_esc(label)}</a>' for anchor, label in extra_toc]
     if other_budgets:
         toc.append('<a href="#other-budgets">Other budgets</a>')
     if 'id="workers"' in body:

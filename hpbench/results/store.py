@@ -7,7 +7,10 @@ transactions.
 A trial's row id is its key, ``run_id * 2**32 + trial`` (schema 2): the table's own
 B-tree keeps the (run, trial) pairs unique and in order, so a commit writes one B-tree
 page instead of two (schema 1 had a separate unique index; its stores are upgraded in
-one transaction the first time they are opened for writing).
+one transaction the first time they are opened for writing). Schema 3 adds the nullable
+``objectives`` column (JSON, name -> value, multi-objective tasks only); a schema-2 store
+gets it by one ``ALTER TABLE`` the first time it is opened for writing, and is read as it
+is (no objectives) when opened read-only.
 
 Nothing is written to a file until it has been checked to be an hpbench store (or a
 new, empty file) with a schema this code understands.
@@ -36,7 +39,7 @@ from hpbench.trial import TrialRecord, TrialStatus
 
 __all__ = ["Store", "StoreError", "SCHEMA_VERSION", "load_results", "load_runs", "DEFAULT_STORE"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _RUN_STRIDE = 2**32  # trial row id = run_id * _RUN_STRIDE + trial
 DEFAULT_STORE = "results/hpbench.db"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -89,16 +92,18 @@ CREATE TABLE trials (
     continue_from INTEGER,
     attempts INTEGER NOT NULL DEFAULT 1,
     cache_key TEXT,
+    objectives TEXT,
     CHECK (trial >= 0 AND trial < 4294967296 AND id = run_id * 4294967296 + trial)
 );
 """
 
 
-_TRIAL_COLUMNS = (
+_V2_COLUMNS = (
     "run_id, trial, config, budget, objective, cost, metrics, status, error, "
     "started, finished, queued, worker, cached, continue_from, attempts, cache_key"
 )
-_INSERT_TRIAL = f"INSERT INTO trials (id, {_TRIAL_COLUMNS}) VALUES ({', '.join(['?'] * 18)})"
+_TRIAL_COLUMNS = _V2_COLUMNS + ", objectives"
+_INSERT_TRIAL = f"INSERT INTO trials (id, {_TRIAL_COLUMNS}) VALUES ({', '.join(['?'] * 19)})"
 
 
 _STATUS_TEXT = {s: s.value for s in TrialStatus}  # Enum.value is a slow descriptor (hot path)
@@ -282,22 +287,35 @@ class Store:
             c.execute("INSERT INTO hpbench_schema (version) VALUES (?)", (SCHEMA_VERSION,))
 
     def _upgrade(self) -> None:
-        """Schema 1 -> 2 in one transaction: trials keyed by their packed row id."""
+        """Schema 1 or 2 -> 3 in one transaction.
+
+        1 -> 3: trials rebuilt keyed by their packed row id (with the new column);
+        2 -> 3: the nullable ``objectives`` column added in place.
+        """
         with self.transaction() as c:
             # Another process may have upgraded the file while we waited for the lock.
-            if c.execute("SELECT version FROM hpbench_schema").fetchone()[0] >= SCHEMA_VERSION:
+            version = c.execute("SELECT version FROM hpbench_schema").fetchone()[0]
+            if version >= SCHEMA_VERSION:
                 self.schema_version = SCHEMA_VERSION
                 return
-            create = _SCHEMA[_SCHEMA.index("CREATE TABLE trials (") :].strip().rstrip(";")
-            c.execute(create.replace("CREATE TABLE trials (", "CREATE TABLE trials_v2 (", 1))
-            c.execute(
-                f"INSERT INTO trials_v2 (id, {_TRIAL_COLUMNS}) SELECT run_id * {_RUN_STRIDE} + trial, "
-                f"{_TRIAL_COLUMNS} FROM trials ORDER BY run_id, trial"
-            )
-            c.execute("DROP TABLE trials")
-            c.execute("ALTER TABLE trials_v2 RENAME TO trials")
+            if version == 1:
+                create = _SCHEMA[_SCHEMA.index("CREATE TABLE trials (") :].strip().rstrip(";")
+                c.execute(create.replace("CREATE TABLE trials (", "CREATE TABLE trials_v2 (", 1))
+                c.execute(
+                    f"INSERT INTO trials_v2 (id, {_V2_COLUMNS}) SELECT run_id * {_RUN_STRIDE} + trial, "
+                    f"{_V2_COLUMNS} FROM trials ORDER BY run_id, trial"
+                )
+                c.execute("DROP TABLE trials")
+                c.execute("ALTER TABLE trials_v2 RENAME TO trials")
+            else:
+                c.execute("ALTER TABLE trials ADD COLUMN objectives TEXT")
             c.execute("UPDATE hpbench_schema SET version = ?", (SCHEMA_VERSION,))
         self.schema_version = SCHEMA_VERSION
+
+    @property
+    def _objectives_sql(self) -> str:
+        """The objectives column, or NULL on an older store opened read-only."""
+        return "t.objectives" if self.schema_version >= 3 else "NULL"
 
     def _of_run(self, run: str) -> str:
         """SQL condition: trial row ``t`` belongs to run ``run`` (a column or ``:run``).
@@ -439,6 +457,7 @@ class Store:
             rec.continue_from,
             rec.attempts,
             cache_key,
+            None if rec.objectives is None else _json(_clean_metrics(rec.objectives)),
         )
         if self.readonly:
             raise StoreError(f"store {self.path!r}: opened read-only")
@@ -456,8 +475,8 @@ class Store:
         """The stored trials of a run, in trial order."""
         rows = self.conn.execute(
             "SELECT trial, config, budget, status, objective, cost, metrics, error, started, finished, "
-            f"queued, worker, cached, continue_from, attempts FROM trials t WHERE {self._of_run(':run')} "
-            "ORDER BY trial",
+            f"queued, worker, cached, continue_from, attempts, {self._objectives_sql} "
+            f"FROM trials t WHERE {self._of_run(':run')} ORDER BY trial",
             {"run": run_id},
         ).fetchall()
         return [
@@ -477,6 +496,7 @@ class Store:
                 cached=bool(r[12]),
                 continue_from=r[13],
                 attempts=r[14],
+                objectives=None if r[15] is None else json.loads(r[15]),
             )
             for r in rows
         ]
@@ -500,8 +520,8 @@ class Store:
     def cached_trial(self, row_id: int) -> TrialRecord | None:
         """The stored trial with this row id, as a cache hit."""
         sql = (
-            "SELECT trial, config, budget, objective, cost, metrics, started, finished, continue_from "
-            "FROM trials WHERE id=? AND status='ok'"
+            "SELECT trial, config, budget, objective, cost, metrics, started, finished, continue_from, "
+            f"{self._objectives_sql} FROM trials t WHERE id=? AND status='ok'"
         )
         r = self.conn.execute(sql, (row_id,)).fetchone()
         if r is None:
@@ -517,6 +537,7 @@ class Store:
             started=r[6],
             finished=r[7],
             continue_from=r[8],
+            objectives=None if r[9] is None else json.loads(r[9]),
         )
 
     # ------------------------------------------------------------------- reading
@@ -538,7 +559,8 @@ class Store:
         sql = (
             "SELECT e.name AS experiment, r.id AS run_id, r.task, r.searcher, r.seed, t.trial, t.config, "
             "t.budget, t.objective, t.cost, t.status, t.error, t.started, t.finished, t.queued, t.worker, "
-            "t.cached, t.continue_from, t.attempts, t.metrics, r.task_info "
+            "t.cached, t.continue_from, t.attempts, t.metrics, "
+            f"{self._objectives_sql} AS objectives, r.task_info "
             "FROM trials t JOIN runs r ON t.run_id = r.id JOIN experiments e ON r.experiment_id = e.id"
         )
         args: tuple[Any, ...] = ()
@@ -549,7 +571,7 @@ class Store:
 
 
 def _tidy(df: pd.DataFrame) -> pd.DataFrame:
-    """Expand JSON columns into ``param.<name>`` and ``metric.<name>`` columns."""
+    """Expand JSON columns into ``param.<name>``, ``metric.<name>`` and ``objective.<name>`` columns."""
     raw = df.pop("task_info")
     parsed = {s: json.loads(s) for s in raw.unique()}  # one JSON per run, not per trial
     info = raw.map(parsed.__getitem__) if len(df) else pd.Series(dtype=object)
@@ -559,12 +581,17 @@ def _tidy(df: pd.DataFrame) -> pd.DataFrame:
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     df["cached"] = df["cached"].astype(bool)
     metrics = df.pop("metrics")
+    objectives = df.pop("objectives") if "objectives" in df else pd.Series([None] * len(df), dtype=object)
     if len(df):
         params = pd.json_normalize(df["config"].map(json.loads).tolist(), max_level=0)
         params.columns = [f"param.{c}" for c in params.columns]
         mets = pd.json_normalize(metrics.map(json.loads).tolist(), max_level=0)
         mets.columns = [f"metric.{c}" for c in mets.columns]
-        df = pd.concat([df.reset_index(drop=True), params, mets], axis=1)
+        values = [json.loads(v) if isinstance(v, str) else {} for v in objectives]  # NULL reads as NaN
+        objs = pd.json_normalize(values, max_level=0)
+        objs = objs.apply(pd.to_numeric, errors="coerce").astype(float)
+        objs.columns = [f"objective.{c}" for c in objs.columns]
+        df = pd.concat([df.reset_index(drop=True), params, mets, objs], axis=1)
     return df
 
 
@@ -573,7 +600,9 @@ def load_results(path: str | os.PathLike[str] = DEFAULT_STORE, experiment: str |
 
     Columns: experiment, run_id, task, searcher, seed, trial, config (JSON), budget,
     objective, cost, status, error, started, finished, queued, worker, cached,
-    continue_from, attempts, optimum, fidelity_high, ``param.<name>``, ``metric.<name>``.
+    continue_from, attempts, optimum, fidelity_high, ``param.<name>``, ``metric.<name>``,
+    and for multi-objective tasks ``objective.<name>`` (each objective as the task reports
+    it; ``objective`` stays the first one as a loss).
     """
     with Store(path, readonly=True) as store:
         if experiment is not None and store.get_experiment(experiment) is None:

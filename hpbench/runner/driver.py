@@ -72,6 +72,7 @@ def _record(fl: InFlight, out: TrialOutcome, cost: float, cached: bool) -> Trial
         cached=cached,
         continue_from=s.continue_from,
         attempts=fl.attempts,
+        objectives=out.objectives,
     )
 
 

@@ -6,10 +6,11 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hpbench.budget import Budget, RunBudget
 from hpbench.incumbent import eligible
+from hpbench.objectives import searcher_feedback
 from hpbench.searchers.base import Searcher
 from hpbench.tasks.base import Task
 from hpbench.trial import Suggestion, TrialRecord, TrialStatus
@@ -85,12 +86,21 @@ class RunState:
             self.ledger.charge(cost=rec.cost, seconds=rec.finished - rec.started, started=1)
             self.levels[s.trial_id] = s.budget
             self._keep(rec)
-            self.searcher.tell(s, rec.objective if rec.status is TrialStatus.OK else None)
+            self.searcher.tell(s, self._feedback(rec))
         if todo:
             raise RuntimeError(
                 f"resume: searcher {self.label!r} stopped before replaying stored trials {sorted(todo)}; "
                 "use --fresh"
             )
+
+    def _feedback(self, rec: TrialRecord) -> Any:
+        """The objective told to the searcher: a loss vector for multi-objective searchers."""
+        ok = rec.status is TrialStatus.OK
+        if self.searcher.n_objectives <= 1:  # the hot path: no function call
+            return rec.objective if ok else None
+        return searcher_feedback(
+            self.searcher.n_objectives, self.task.objectives, ok, rec.objective, rec.objectives
+        )
 
     def _keep(self, rec: TrialRecord) -> None:
         self.records.append(rec)
@@ -141,7 +151,7 @@ class RunState:
         t0 = time.perf_counter()
         if self.error is None:
             try:
-                self.searcher.tell(s, rec.objective if rec.status is TrialStatus.OK else None)
+                self.searcher.tell(s, self._feedback(rec))
             except Exception as exc:  # noqa: BLE001 - the trial is stored; the run stops
                 self._searcher_failed("tell", exc)
         self._searcher_time(time.perf_counter() - t0)

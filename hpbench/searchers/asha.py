@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hpbench.searchers.mo_promotion import promotion_order
 from hpbench.searchers.successive_halving import (
     HalvingSearcher,
     max_bracket,
-    rank_key,
     rung_budgets,
 )
 from hpbench.space import Fidelity, SearchSpace
@@ -73,6 +73,7 @@ class ASHA(HalvingSearcher):
         proposer: str = "random",
         proposer_params: dict[str, Any] | None = None,
         continuation: bool = True,
+        n_objectives: int = 1,
     ) -> None:
         super().__init__(
             space=space,
@@ -83,6 +84,7 @@ class ASHA(HalvingSearcher):
             proposer=proposer,
             proposer_params=proposer_params,
             continuation=continuation,
+            n_objectives=n_objectives,
         )
         r_min = self._r_min
         self._budgets = rung_budgets(
@@ -104,8 +106,9 @@ class ASHA(HalvingSearcher):
     def _promotable(self, k: int) -> _Entry | None:
         """Best unpromoted success in the top ``floor(|rung k| / eta)`` of rung ``k``, if any."""
         rung = self._rungs[k]
-        top = sorted(rung, key=lambda e: rank_key(e.trial_id, e.objective))[: len(rung) // self.eta]
-        for entry in top:
+        by_id = {e.trial_id: e for e in rung}
+        order = promotion_order([(e.trial_id, e.objective) for e in rung])
+        for entry in (by_id[t] for t in order[: len(rung) // self.eta]):
             if not entry.promoted and entry.objective is not None:
                 return entry
         return None

@@ -60,13 +60,20 @@ class Searcher(ABC):
             Halving completes before its best are promoted); the runner then waits for a
             result instead of stopping. Asynchronous searchers (the default) always
             propose while not ``is_finished()``.
+        multi_objective: the searcher takes ``n_objectives`` (from the task) and, when it
+            is above 1, is told a tuple of that many losses per trial instead of one
+            number (``None`` for a failed trial); single-objective searchers are told the
+            task's first objective.
     """
 
     name: ClassVar[str] = "searcher"
     needs_fidelity: ClassVar[bool] = False
     synchronous: ClassVar[bool] = False
+    multi_objective: ClassVar[bool] = False
 
-    def __init__(self, *, space: SearchSpace, fidelity: Fidelity | None = None, seed: int = 0) -> None:
+    def __init__(
+        self, *, space: SearchSpace, fidelity: Fidelity | None = None, seed: int = 0, n_objectives: int = 1
+    ) -> None:
         if not isinstance(space, SearchSpace):
             raise TypeError(f"{type(self).__name__}: 'space' must be a SearchSpace, got {space!r}")
         if fidelity is not None and not isinstance(fidelity, Fidelity):
@@ -79,9 +86,12 @@ class Searcher(ABC):
         self.space = space
         self.fidelity = fidelity
         self.seed = check_int(type(self).__name__, "seed", seed, minimum=0)
+        self.n_objectives = check_int(type(self).__name__, "n_objectives", n_objectives, minimum=1)
+        if self.n_objectives > 1 and not self.multi_objective:
+            raise ValueError(f"{self.name}: optimises one objective, got n_objectives={n_objectives!r}")
         self._next_id = 0
         self._pending: dict[int, Suggestion] = {}
-        self.history: list[tuple[Suggestion, float | None]] = []
+        self.history: list[tuple[Suggestion, Any]] = []  # objective: float, tuple (MO) or None
         self._reused: dict[int, tuple[np.random.Philox, np.random.Generator, dict[str, Any], np.ndarray]] = {}
 
     # ------------------------------------------------------------------ parameters
@@ -91,7 +101,8 @@ class Searcher(ABC):
         return [
             n
             for n, p in sig.parameters.items()
-            if n not in ("self", "space", "fidelity", "seed") and p.kind is inspect.Parameter.KEYWORD_ONLY
+            if n not in ("self", "space", "fidelity", "seed", "n_objectives")
+            and p.kind is inspect.Parameter.KEYWORD_ONLY
         ]
 
     @classmethod
@@ -178,8 +189,11 @@ class Searcher(ABC):
                 f"{owner}: rule 'budget is None for a task without a fidelity' broken, got {s.budget!r}"
             )
 
-    def tell(self, suggestion: Suggestion, objective: float | None) -> None:
-        """Report the objective of a suggestion; ``None`` (or NaN/inf) means it failed."""
+    def tell(self, suggestion: Suggestion, objective: Any) -> None:
+        """Report the objective of a suggestion; ``None`` (or NaN/inf) means it failed.
+
+        With ``n_objectives > 1``: a tuple of that many losses (any non-finite: failed).
+        """
         if not isinstance(suggestion, Suggestion):
             raise TypeError(f"{self.name}.tell: 'suggestion' must be a Suggestion, got {suggestion!r}")
         if suggestion.trial_id not in self._pending:
@@ -188,14 +202,28 @@ class Searcher(ABC):
                 f"(pending: {sorted(self._pending)})"
             )
         if objective is not None:
-            if not is_real(objective):
-                raise TypeError(f"{self.name}.tell: 'objective' must be a number or None, got {objective!r}")
-            objective = float(objective)
-            if not math.isfinite(objective):
-                objective = None
+            objective = self._check_told(objective)
         del self._pending[suggestion.trial_id]
         self.history.append((suggestion, objective))
         self._tell(suggestion, objective)
+
+    def _check_told(self, objective: Any) -> float | tuple[float, ...] | None:
+        """A told number (or, with several objectives, tuple of numbers); non-finite -> ``None``."""
+        if self.n_objectives > 1:
+            if not isinstance(objective, (tuple, list, np.ndarray)) or len(objective) != self.n_objectives:
+                n = self.n_objectives
+                raise TypeError(
+                    f"{self.name}.tell: 'objective' must be {n} numbers or None, got {objective!r}"
+                )
+            values = tuple(self._check_number(v) for v in objective)
+            return None if any(v is None for v in values) else values  # type: ignore[return-value]
+        return self._check_number(objective)
+
+    def _check_number(self, value: Any) -> float | None:
+        if not is_real(value):
+            raise TypeError(f"{self.name}.tell: 'objective' must be a number or None, got {value!r}")
+        value = float(value)
+        return value if math.isfinite(value) else None
 
     def is_finished(self) -> bool:
         """True when the searcher will never propose again (e.g. a finished schedule)."""

@@ -89,6 +89,7 @@ class Hyperband(SynchronousBrackets):
         proposer: str = "random",
         proposer_params: dict[str, Any] | None = None,
         continuation: bool = True,
+        n_objectives: int = 1,
     ) -> None:
         super().__init__(
             space=space,
@@ -100,6 +101,7 @@ class Hyperband(SynchronousBrackets):
             proposer=proposer,
             proposer_params=proposer_params,
             continuation=continuation,
+            n_objectives=n_objectives,
         )
         self._schedule = hyperband_schedule(self.fidelity, self.eta, self._r_min)
 

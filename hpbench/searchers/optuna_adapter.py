@@ -17,6 +17,13 @@ independent-sampling warnings would otherwise flood a benchmark run).
 The study (storage, sampler and its random state) pickles as it is, so a searcher pickled mid-run
 continues with exactly the suggestions the original would have made.
 
+Several objectives: on a multi-objective task (``n_objectives > 1``) the study is created
+with one ``"minimize"`` direction per objective and told the loss vector, so TPE runs as
+multi-objective TPE (Ozaki et al., "Multiobjective tree-structured Parzen estimator",
+JAIR 2022), ``GPSampler`` with its multi-objective acquisition, and ``NSGAIISampler``
+(Deb et al., "A fast and elitist multiobjective genetic algorithm: NSGA-II", IEEE TEVC
+2002) as designed. CMA-ES takes one objective only and refuses several.
+
 Samplers:
     TPE (Bergstra et al., "Algorithms for hyper-parameter optimization", NeurIPS 2011),
     GP with log EI (Optuna's ``GPSampler``), CMA-ES (Hansen, "The CMA evolution strategy:
@@ -48,6 +55,7 @@ __all__ = [
     "OptunaTPE",
     "OptunaGP",
     "OptunaCMAES",
+    "OptunaNSGAII",
     "OptunaQMC",
     "OptunaRandom",
     "sampler_names",
@@ -58,6 +66,7 @@ __all__ = [
 _ABSTRACT_SAMPLERS = frozenset({"BaseSampler", "BaseGASampler"})
 # Optuna imports these lazily, at the first sample; check them when the searcher is built instead.
 _SAMPLER_NEEDS = {"CmaEsSampler": "cmaes", "GPSampler": "torch", "QMCSampler": "scipy"}
+_SINGLE_OBJECTIVE_SAMPLERS = frozenset({"CmaEsSampler"})
 
 
 @contextlib.contextmanager
@@ -213,6 +222,7 @@ class OptunaSearcher(Searcher):
     """
 
     name = "optuna"
+    multi_objective = True
 
     def __init__(
         self,
@@ -220,18 +230,24 @@ class OptunaSearcher(Searcher):
         space: SearchSpace,
         fidelity: Fidelity | None = None,
         seed: int = 0,
+        n_objectives: int = 1,
         sampler: str = "TPESampler",
         sampler_params: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(space=space, fidelity=fidelity, seed=seed)
+        super().__init__(space=space, fidelity=fidelity, seed=seed, n_objectives=n_objectives)
         owner = type(self).__name__
         self.sampler = _check_sampler(owner, sampler)
         self.sampler_params = _check_sampler_params(owner, self.sampler, sampler_params)
+        if self.n_objectives > 1 and self.sampler in _SINGLE_OBJECTIVE_SAMPLERS:
+            raise ValueError(
+                f"{owner}: optuna.samplers.{self.sampler} optimises one objective, got a task with "
+                f"{self.n_objectives}; use --objective NAME or another sampler"
+            )
         optuna = _optuna()
         self._study = optuna.create_study(
             storage=optuna.storages.InMemoryStorage(),
             sampler=_make_sampler(owner, self.sampler, self.sampler_params, self.seed),
-            direction="minimize",
+            directions=["minimize"] * self.n_objectives,
         )
         # Always-active parameters are asked in one go; conditional ones define-by-run.
         self._fixed = {n: to_distribution(p) for n, p in space.items() if p.active_if is None}
@@ -256,6 +272,8 @@ class OptunaSearcher(Searcher):
         with _quiet():
             if objective is None:
                 self._study.tell(number, state=state.FAIL)
+            elif isinstance(objective, tuple):
+                self._study.tell(number, [clip_objective(v) for v in objective])
             else:
                 self._study.tell(number, clip_objective(objective))
 
@@ -271,12 +289,14 @@ class _FixedSampler(OptunaSearcher):
         space: SearchSpace,
         fidelity: Fidelity | None = None,
         seed: int = 0,
+        n_objectives: int = 1,
         sampler_params: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(
             space=space,
             fidelity=fidelity,
             seed=seed,
+            n_objectives=n_objectives,
             sampler=self.sampler_class,
             sampler_params=sampler_params,
         )
@@ -301,6 +321,14 @@ class OptunaCMAES(_FixedSampler):
 
     name = "optuna-cmaes"
     sampler_class = "CmaEsSampler"
+    multi_objective = False
+
+
+class OptunaNSGAII(_FixedSampler):
+    """Optuna's NSGA-II (Deb et al., IEEE TEVC 2002); Optuna's default population is 50."""
+
+    name = "optuna-nsga2"
+    sampler_class = "NSGAIISampler"
 
 
 class OptunaQMC(_FixedSampler):

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hpbench.searchers.base import Searcher, check_float, check_int
+from hpbench.searchers.mo_promotion import first_objective, promotion_order
 from hpbench.searchers.proposers import Proposals
 from hpbench.space import Fidelity, SearchSpace
 from hpbench.trial import Suggestion
@@ -96,11 +97,6 @@ def check_min_budget(owner: str, fidelity: Fidelity, min_budget: Any, eta: int) 
     return r_min
 
 
-def rank_key(trial_id: int, objective: float | None) -> tuple[bool, float, int]:
-    """Sort key: successes by objective, failures last, ties broken by trial id (deterministic)."""
-    return (objective is None, 0.0 if objective is None else objective, trial_id)
-
-
 @dataclass
 class _Bracket:
     """Progress of one synchronous bracket (mutable state, plain data so it pickles)."""
@@ -142,6 +138,7 @@ class HalvingSearcher(Searcher):
     """
 
     needs_fidelity = True
+    multi_objective = True  # several objectives: promotion by mo_promotion.promotion_order
     fidelity: Fidelity
 
     def __init__(
@@ -155,8 +152,9 @@ class HalvingSearcher(Searcher):
         proposer: str = "random",
         proposer_params: dict[str, Any] | None = None,
         continuation: bool = True,
+        n_objectives: int = 1,
     ) -> None:
-        super().__init__(space=space, fidelity=fidelity, seed=seed)
+        super().__init__(space=space, fidelity=fidelity, seed=seed, n_objectives=n_objectives)
         owner = type(self).__name__
         self.eta = check_int(owner, "eta", eta, minimum=2)
         self.min_budget = min_budget
@@ -172,9 +170,12 @@ class HalvingSearcher(Searcher):
         """A new configuration from the proposer of starting budget ``budget``."""
         return self._proposals.propose(trial_id, budget, self.rng_for(trial_id, PROPOSE_STREAM))
 
-    def _observe(self, suggestion: Suggestion, objective: float | None) -> None:
-        """Tell the proposer the result of a configuration it proposed (promotions are ignored)."""
-        self._proposals.observe(suggestion.trial_id, objective)
+    def _observe(self, suggestion: Suggestion, objective: Any) -> None:
+        """Tell the proposer the result of a configuration it proposed (promotions are ignored).
+
+        With several objectives the proposer (a full-fidelity searcher) learns the first.
+        """
+        self._proposals.observe(suggestion.trial_id, first_objective(objective))
 
 
 class SynchronousBrackets(HalvingSearcher):
@@ -201,6 +202,7 @@ class SynchronousBrackets(HalvingSearcher):
         proposer: str = "random",
         proposer_params: dict[str, Any] | None = None,
         continuation: bool = True,
+        n_objectives: int = 1,
     ) -> None:
         super().__init__(
             space=space,
@@ -211,6 +213,7 @@ class SynchronousBrackets(HalvingSearcher):
             proposer=proposer,
             proposer_params=proposer_params,
             continuation=continuation,
+            n_objectives=n_objectives,
         )
         self._s_max = max_bracket(self._r_min, float(self.fidelity.high), self.eta)
         if max_iterations is not None:
@@ -269,8 +272,9 @@ class SynchronousBrackets(HalvingSearcher):
             b.done = True
             return
         n_next = b.rungs[b.level + 1][0]
-        ranked = sorted(b.results, key=lambda r: rank_key(r[0], r[2]))
-        chosen = [(config, tid) for tid, config, y in ranked[:n_next] if y is not None]
+        results = {tid: (config, y) for tid, config, y in b.results}
+        ranked = promotion_order([(tid, y) for tid, (_, y) in results.items()])
+        chosen = [(results[tid][0], tid) for tid in ranked[:n_next] if results[tid][1] is not None]
         if not chosen:
             b.done = True  # every trial of the rung failed
             return
@@ -321,6 +325,7 @@ class SuccessiveHalving(SynchronousBrackets):
         proposer: str = "random",
         proposer_params: dict[str, Any] | None = None,
         continuation: bool = True,
+        n_objectives: int = 1,
     ) -> None:
         super().__init__(
             space=space,
@@ -332,6 +337,7 @@ class SuccessiveHalving(SynchronousBrackets):
             proposer=proposer,
             proposer_params=proposer_params,
             continuation=continuation,
+            n_objectives=n_objectives,
         )
         if n_configs is not None:
             n_configs = check_int(type(self).__name__, "n_configs", n_configs, minimum=1)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hpbench.checks import is_integer
+from hpbench.objectives import Objective
 from hpbench.space import Fidelity, SearchSpace
 from hpbench.trial import Evaluation
 
@@ -35,6 +36,12 @@ class Task(ABC):
             continuing from a to b costs (b - a + c0) / (high + c0)); 0 for tasks
             without a fidelity or without a measured value.
         description: one line for ``hpbench list tasks``.
+        objectives: the objectives of a multi-objective task (see ``hpbench.objectives``;
+            the first is the default single objective), or ``()`` for one objective.
+        pareto_front: for tasks with a known Pareto front, its ``ideal`` and ``nadir``
+            points (as losses) and ``volume_below`` (the measure of the region between the
+            ideal and the front: the front's hypervolume from any reference point r >= nadir
+            is prod(r - ideal) - volume_below); ``None`` otherwise.
     """
 
     name: str = "task"
@@ -45,6 +52,13 @@ class Task(ABC):
     seconds_per_eval: float | None = None
     overhead: float = 0.0
     description: str = ""
+    objectives: tuple[Objective, ...] = ()
+    pareto_front: dict[str, Any] | None = None
+
+    @property
+    def n_objectives(self) -> int:
+        """How many objectives a multi-objective searcher is told (1 for a single-objective task)."""
+        return max(1, len(self.objectives))
 
     @abstractmethod
     def evaluate(
@@ -91,6 +105,8 @@ class Task(ABC):
             "fidelity": None if self.fidelity is None else self.fidelity.to_dict(),
             "optimum": self.optimum,
             "seconds_per_eval": self.seconds_per_eval,
+            "objectives": [o.to_dict() for o in self.objectives],
+            "pareto_front": self.pareto_front,
         }
 
     def __repr__(self) -> str:

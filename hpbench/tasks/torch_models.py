@@ -215,10 +215,11 @@ class MLPTask(_TorchTask):
     {relu, leaky_relu, tanh}, initialisation {zeros, normal (std 0.01), xavier (Glorot &
     Bengio 2010), kaiming (He et al. 2015)}. Fidelity: epochs 1..27.
 
-    Metric ``dead_relu_share``: share of hidden units whose pre-activation is never
-    positive on the validation set (for relu such a unit outputs zero for every input and
-    gets no gradient; reported for every activation with the same definition). Large
-    learning rates kill relu units; zero initialisation leaves them all dead and symmetric.
+    Metrics ``n_params`` (weights and biases) and ``dead_relu_share``: share of hidden
+    units whose pre-activation is never positive on the validation set (for relu such a
+    unit outputs zero for every input and gets no gradient; reported for every activation
+    with the same definition). Large learning rates kill relu units; zero initialisation
+    leaves them all dead and symmetric.
     """
 
     def __init__(self) -> None:
@@ -250,7 +251,8 @@ class MLPTask(_TorchTask):
             pre = model.preactivations(_tensors()["X_val"])  # type: ignore[operator]
         dead = sum(int((z <= 0).all(dim=0).sum()) for z in pre)
         total = sum(z.shape[1] for z in pre)
-        return {"dead_relu_share": dead / total}
+        n_params = sum(int(p.numel()) for p in model.parameters())
+        return {"dead_relu_share": dead / total, "n_params": n_params}
 
 
 # CNN ---------------------------------------------------------------------------------
