@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from hpbench.results import analysis as an
-from hpbench.results import plots
+from hpbench.results import page, plots
 
 __all__ = ["write_report", "PLOTLY_CONFIG"]
 
@@ -131,7 +131,31 @@ class _Analysis:
     utilisation: pd.DataFrame
     intervals: pd.DataFrame
     allocation: pd.DataFrame
-    configs: pd.DataFrame
+    configs: pd.DataFrame  # top-fidelity trials only: what the configurations panel draws
+    ends: dict[str, pd.DataFrame]  # axis -> task, searcher, end (where its curves stop)
+
+
+def _curve_ends(trials: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per axis, task and searcher: the largest x any of its runs reached.
+
+    The trajectories of each (task, searcher) pair on a two-point grid span exactly its
+    runs' range, so the axis definitions stay those of ``analysis.trajectories``.
+    """
+    key = trials["task"].astype(str) + "\x00" + trials["searcher"].astype(str)
+    out = {}
+    for ax in an.AXES:
+        t = an.trajectories(trials.assign(task=key), axis=ax, n_points=2)
+        e = t.groupby("task", as_index=False)["x"].max()
+        split = e["task"].str.split("\x00", n=1, expand=True)
+        out[ax] = pd.DataFrame({"task": split[0], "searcher": split[1], "end": e["x"]})
+    return out
+
+
+def _ends_for(a: _Analysis, task: str) -> dict[str, dict[str, float]]:
+    return {
+        ax: dict(zip(e.loc[e["task"] == str(task), "searcher"], e.loc[e["task"] == str(task), "end"]))
+        for ax, e in a.ends.items()
+    }
 
 
 def _analyse(trials: pd.DataFrame) -> _Analysis:
@@ -162,30 +186,35 @@ def _analyse(trials: pd.DataFrame) -> _Analysis:
         utilisation=an.worker_utilisation(trials),
         intervals=an.busy_intervals(trials),
         allocation=an.budget_allocation(trials),
-        configs=an.configurations(trials),
+        configs=an.configurations(trials[an.incumbent_eligible(trials)]),
+        ends=_curve_ends(trials),
     )
 
 
 class _Figures:
-    """Turns figures into HTML divs that share the single embedded plotly.js."""
+    """Collects the report's figures: a placeholder div each in the page, their JSON packed once.
+
+    ``section`` names the part of the report being built (a task name, or ``""`` for the
+    summary); exported figure files are named after it.
+    """
 
     def __init__(self) -> None:
         self.count = 0
+        self.section = ""
+        self.figures: list[tuple[str, Any]] = []  # (section, figure)
+        self.specs: list[dict[str, Any]] = []
 
-    def __call__(self, fig: Any) -> str:
+    def __call__(self, fig: Any, *, wide: bool = False) -> str:
         self.count += 1
+        div_id = f"hpbench-fig-{self.count}"
+        self.figures.append((self.section, fig))
+        self.specs.append({"id": div_id, **page.plain_figure(fig), "config": PLOTLY_CONFIG})
         h = int(fig.layout.height or 400)
-        div = fig.to_html(
-            full_html=False,
-            include_plotlyjs=False,
-            include_mathjax=False,
-            config=PLOTLY_CONFIG,
-            div_id=f"hpbench-fig-{self.count}",
-            default_height=f"{h}px",
-            default_width="100%",
-            validate=False,
+        cls = "fig wide" if wide else "fig"
+        return (
+            f'<div class="{cls}"><div id="{div_id}" class="plotly-graph-div" '
+            f'style="height:{h}px;width:100%"></div></div>'
         )
-        return f'<div class="fig">{div}</div>'
 
 
 def _winners(a: _Analysis) -> dict[str, str]:
@@ -352,6 +381,7 @@ def _task_section(
                     y_title=f"regret vs {src}",
                     colors=colors,
                     default_axis=a.summary_axis,
+                    ends=_ends_for(a, task),
                 )
             )
         )
@@ -420,25 +450,29 @@ def _task_section(
     al = a.allocation[a.allocation["task"] == task]
     if len(al) and al["budget"].nunique() > 1:
         small.append(fig(plots.budget_allocation(al, title="Cost share per fidelity", colors=colors)))
-    conf = a.configs[a.configs["task"] == task]
-    params = an.param_columns(tt)
-    if len(conf) and params:
-        scales = an.param_scales(tt, params)
-        small.append(
-            fig(
-                plots.configurations(
-                    conf,
-                    params=params,
-                    scales=scales,
-                    title="Configurations tried (best 10% bold)",
-                    colors=colors,
-                )
-            )
-        )
+    small += _configurations_panel(task, a, tt, fig, colors)
     if small:
         parts.append('<div class="grid">' + "".join(small) + "</div>")
     parts.append("</section>")
     return "".join(parts)
+
+
+def _configurations_panel(
+    task: str, a: _Analysis, tt: pd.DataFrame, fig: _Figures, colors: dict[str, str]
+) -> list[str]:
+    """The full-width configurations figure of one task (top-fidelity trials), or nothing."""
+    conf = a.configs[a.configs["task"] == task]
+    params = an.param_columns(tt)
+    if not (len(conf) and params):
+        return []
+    figure = plots.configurations(
+        conf,
+        params=params,
+        scales=an.param_scales(tt, params),
+        title=f"{task}: configurations tried at the top fidelity (best 10% bold, best one boldest)",
+        colors=colors,
+    )
+    return [fig(figure, wide=True)]
 
 
 def _workers(a: _Analysis, fig: _Figures) -> str:
@@ -497,36 +531,8 @@ def _provenance(a: _Analysis, trials: pd.DataFrame, runs: pd.DataFrame) -> str:
             task=("task", "first"), searcher=("searcher", "first"), seed=("seed", "first"),
             started=("started", "min"), finished=("finished", "max"),
         )  # fmt: skip
-    rows = []
-    for (task, searcher), g in src.groupby(["task", "searcher"], sort=True):
-        seeds = ", ".join(str(s) for s in sorted(g["seed"].unique()))
-        params = "; ".join(sorted({v for v in g.get("searcher_params", []) if isinstance(v, str)}))
-        budget = "; ".join(sorted({v for v in g.get("budget", []) if isinstance(v, str)}))
-        status = (
-            ", ".join(f"{k}: {v}" for k, v in g["status"].value_counts().items()) if "status" in g else ""
-        )
-        if "started" in g and "finished" in g:
-            dur = pd.to_numeric(g["finished"], errors="coerce") - pd.to_numeric(g["started"], errors="coerce")
-            times = f"{_fmt(dur.median(), 3)} s median, {_fmt(dur.sum(), 4)} s total"
-        else:
-            times = ""
-        rows.append(
-            [
-                _esc(task),
-                _esc(searcher),
-                _esc(seeds),
-                f"<code>{_esc(params)}</code>",
-                f"<code>{_esc(budget)}</code>",
-                _esc(status),
-                _esc(times),
-            ]
-        )
     parts.append("<h3>Runs</h3>")
-    parts.append(
-        _table(
-            ["task", "searcher", "seeds", "searcher parameters", "budget", "status", "run time"], rows, left=7
-        )
-    )
+    parts.append(_runs_table(src))
     if "started" in runs and len(runs):
         t0 = pd.to_numeric(runs["started"], errors="coerce").min()
         t1 = pd.to_numeric(runs["finished"], errors="coerce").max()
@@ -557,6 +563,59 @@ def _provenance(a: _Analysis, trials: pd.DataFrame, runs: pd.DataFrame) -> str:
     return "".join(parts)
 
 
+def _compact_json(values: Any) -> str:
+    """Distinct JSON dicts of a column as ``k=v k=v`` (several distinct ones joined by ``;``)."""
+    out = []
+    for d in an.parse_json_column(pd.Series(list(values), dtype=object)):
+        text = " ".join(f"{k}={json.dumps(v) if isinstance(v, (dict, list)) else v}" for k, v in d.items())
+        if text not in out:
+            out.append(text)
+    return "; ".join(out) or "–"
+
+
+def _seed_ranges(seeds: Any) -> str:
+    """``[0, 1, 2, 5]`` -> ``"0–2, 5"``."""
+    vals = sorted(int(s) for s in set(seeds))
+    spans: list[str] = []
+    start = prev = vals[0]
+    for v in [*vals[1:], None]:
+        if v is not None and v == prev + 1:
+            prev = v
+            continue
+        spans.append(str(start) if start == prev else f"{start}–{prev}")
+        if v is not None:
+            start = prev = v
+    return ", ".join(spans)
+
+
+def _runs_table(src: pd.DataFrame) -> str:
+    """One row per (task, searcher): seeds, parameters (wrapped), budget, status, run time."""
+    rows = []
+    for (task, searcher), g in src.groupby(["task", "searcher"], sort=True):
+        status = ", ".join(f"{k} {v}" for k, v in g["status"].value_counts().items()) if "status" in g else ""
+        if "started" in g and "finished" in g:
+            dur = pd.to_numeric(g["finished"], errors="coerce") - pd.to_numeric(g["started"], errors="coerce")
+            times = f"{_fmt(dur.median(), 3)} s median, {_fmt(dur.sum(), 4)} s total"
+        else:
+            times = ""
+        rows.append(
+            [
+                _esc(task),
+                _esc(searcher),
+                _esc(_seed_ranges(g["seed"])),
+                f"<code>{_esc(_compact_json(g.get('budget', [])))}</code>",
+                _esc(status),
+                _esc(times),
+                f"<code>{_esc(_compact_json(g.get('searcher_params', [])))}</code>",
+            ]
+        )
+    head = ["task", "searcher", "seeds", "budget", "status", "run time", "searcher parameters"]
+    table = _table(head, rows, left=7)
+    return table.replace("<table>", '<table class="runs">', 1).replace(
+        '<td class="l"><code>', '<td class="l params"><code>'
+    )
+
+
 def _check(trials: Any, runs: Any) -> None:
     if not isinstance(trials, pd.DataFrame):
         raise TypeError(f"write_report: 'trials' must be a pandas DataFrame, got {type(trials).__name__}")
@@ -568,6 +627,55 @@ def _check(trials: Any, runs: Any) -> None:
     missing = [c for c in need if c not in trials.columns]
     if missing:
         raise ValueError(f"write_report: rule 'trials has the store's columns' broken, missing {missing}")
+
+
+def _build(trials: pd.DataFrame, runs: pd.DataFrame, title: str | None) -> tuple[dict[str, Any], _Figures]:
+    """The page's parts and its figures (the figures are what ``hpbench report --figures`` exports)."""
+    _check(trials, runs)
+    trials = trials.reset_index(drop=True)
+    exps = sorted(trials["experiment"].astype(str).unique()) if "experiment" in trials else []
+    title = title or ("hpbench report: " + ", ".join(exps) if exps else "hpbench report")
+    a = _analyse(trials)
+    searchers = sorted(trials["searcher"].astype(str).unique())
+    tasks = sorted(trials["task"].unique())
+    colors = plots.searcher_colors(searchers)
+    fig = _Figures()
+    summary = _summary(a, trials, fig, colors)
+    sections = []
+    for i, t in enumerate(tasks):
+        fig.section = str(t)
+        sections.append(_task_section(t, i, a, trials, fig, colors))
+    fig.section = "workers"
+    workers = _workers(a, fig)
+    prov = _provenance(a, trials, runs)
+    toc = [("summary", "Summary")] + [(f"task-{i}", str(t)) for i, t in enumerate(tasks)]
+    if workers:
+        toc.append(("workers", "Workers"))
+    toc.append(("provenance", "Provenance"))
+    parts = {
+        "title": title,
+        "meta": _meta_line(trials, tasks, searchers),
+        "toc": toc,
+        "body": summary + "".join(sections) + workers + prov,
+        "css": _CSS,
+        "specs": fig.specs,
+    }
+    return parts, fig
+
+
+def _meta_line(trials: pd.DataFrame, tasks: list, searchers: list[str]) -> str:
+    """The line under the title: what the experiment holds."""
+    n_seeds = trials.groupby(["task", "searcher"])["seed"].nunique()
+    lo, hi = int(n_seeds.min()), int(n_seeds.max())
+    seeds = f"{lo} seed{'s' if lo != 1 else ''}" if lo == hi else f"{lo}–{hi} seeds"
+
+    def n(k: int, word: str) -> str:
+        return f"{k} {word}{'s' if k != 1 else ''}"
+
+    return (
+        f"{n(len(tasks), 'task')} · {n(len(searchers), 'searcher')} · {seeds} per searcher · "
+        f"{n(len(trials), 'trial')} · generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
 
 
 def write_report(
@@ -587,55 +695,19 @@ def write_report(
     Example:
         >>> write_report(load_results(db), load_runs(db), "results/report.html")  # doctest: +SKIP
     """
-    from plotly.offline import get_plotlyjs
-
-    _check(trials, runs)
-    trials = trials.reset_index(drop=True)
-    exps = sorted(trials["experiment"].astype(str).unique()) if "experiment" in trials else []
-    title = title or ("hpbench report: " + ", ".join(exps) if exps else "hpbench report")
-    a = _analyse(trials)
-    searchers = sorted(trials["searcher"].astype(str).unique())
-    tasks = sorted(trials["task"].unique())
-    colors = plots.searcher_colors(searchers)
-    fig = _Figures()
-    summary = _summary(a, trials, fig, colors)
-    sections = [_task_section(t, i, a, trials, fig, colors) for i, t in enumerate(tasks)]
-    workers = _workers(a, fig)
-    prov = _provenance(a, trials, runs)
-    n_seeds = trials.groupby(["task", "searcher"])["seed"].nunique()
-    meta = (
-        f"{len(tasks)} task(s) · {len(searchers)} searcher(s) · "
-        f"{int(n_seeds.min())}–{int(n_seeds.max())} seed(s) · "
-        f"{len(trials)} trials · generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
-    )
-    toc = ['<a href="#summary">Summary</a>'] + [
-        f'<a href="#task-{i}">{_esc(t)}</a>' for i, t in enumerate(tasks)
-    ]
-    if workers:
-        toc.append('<a href="#workers">Workers</a>')
-    toc.append('<a href="#provenance">Provenance</a>')
-    doc = (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_esc(title)}</title><style>{_CSS}</style>"
-        # plotly.js is embedded exactly once; MathJax stays off (no network, no fonts).
-        "<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>"
-        f'<script type="text/javascript">{get_plotlyjs()}</script>'
-        "</head><body>"
-        f'<header class="top"><h1>{_esc(title)}</h1><div class="meta">{_esc(meta)}</div></header>'
-        f'<nav class="toc">{"".join(toc)}</nav><main>'
-        + summary
-        + "".join(sections)
-        + workers
-        + prov
-        + "</main>"
-        # figures drawn before the grid had all its items got a stale width: resize once laid out
-        "<script>window.addEventListener('load',function(){document.querySelectorAll('.plotly-graph-div')"
-        ".forEach(function(d){if(window.Plotly){Plotly.Plots.resize(d);}});});</script>"
-        "<footer>Made with hpbench. Open offline; all figures are interactive "
-        "(hover, zoom, click legend entries to hide searchers).</footer></body></html>\n"
-    )
+    parts, _ = _build(trials, runs, title)
+    doc = page.document(**parts)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(doc, encoding="utf-8")
     return out
+
+
+def report_figures(
+    trials: pd.DataFrame, runs: pd.DataFrame, *, title: str | None = None
+) -> list[tuple[str, Any]]:
+    """Every figure of the report, in page order, as (section, plotly figure) pairs.
+
+    ``section`` is ``""`` for the summary, the task name for a task's figures, ``"workers"``.
+    """
+    return _build(trials, runs, title)[1].figures
