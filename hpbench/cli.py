@@ -86,24 +86,40 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--report", metavar="FILE", help="write the HTML report here when done")
 
-    ls = sub.add_parser("list", help="list tasks or searchers")
-    ls.add_argument("what", choices=["tasks", "searchers"])
+    ls = sub.add_parser("list", help="list tasks (with their spaces) or searchers (with their parameters)")
+    ls.add_argument("what", choices=["tasks", "searchers"], help="what to list")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
 
+    store_help = f"SQLite store (default: {DEFAULT_STORE})"
+    exp_help = "experiment name (default: every experiment in the store)"
     st = sub.add_parser("status", help="experiments and runs in a store, with progress")
-    st.add_argument("--store", default=DEFAULT_STORE)
-    st.add_argument("--experiment")
+    st.add_argument("--store", default=DEFAULT_STORE, help=store_help)
+    st.add_argument("--experiment", help=exp_help)
 
     ex = sub.add_parser("export", help="export trials to CSV or Parquet")
-    ex.add_argument("--format", choices=["csv", "parquet"], default="csv")
-    ex.add_argument("-o", "--output", required=True)
-    ex.add_argument("--store", default=DEFAULT_STORE)
-    ex.add_argument("--experiment")
+    ex.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format (default: csv)")
+    ex.add_argument("-o", "--output", required=True, help="file to write (its directory must exist)")
+    ex.add_argument("--store", default=DEFAULT_STORE, help=store_help)
+    ex.add_argument("--experiment", help=exp_help)
 
-    rep = sub.add_parser("report", help="write the self-contained HTML report")
-    rep.add_argument("--store", default=DEFAULT_STORE)
-    rep.add_argument("--experiment")
-    rep.add_argument("-o", "--output", default="results/report.html")
+    rep = sub.add_parser("report", help="write the self-contained HTML report, or every figure as files")
+    rep.add_argument("--store", default=DEFAULT_STORE, help=store_help)
+    rep.add_argument("--experiment", help=exp_help)
+    rep.add_argument(
+        "-o", "--output", default="results/report.html", help="HTML file (default: results/report.html)"
+    )
+    rep.add_argument(
+        "--figures",
+        metavar="DIR",
+        help="instead of the HTML page, write every figure of the report into DIR, "
+        "with a CSV of the data each plots (needs Chrome or Chromium)",
+    )
+    rep.add_argument(
+        "--format",
+        choices=["svg", "pdf", "png"],
+        default="pdf",
+        help="file format of --figures (default: pdf; png at 300 dpi)",
+    )
     return p
 
 
@@ -256,15 +272,25 @@ def _cmd_export(a: argparse.Namespace) -> int:
 
 
 def _cmd_report(a: argparse.Namespace) -> int:
-    from hpbench.results.report import write_report
+    from hpbench.results.report import report_figures, write_report
     from hpbench.results.store import load_results, load_runs
 
+    if a.figures:
+        from hpbench.results.figures import check_export
+
+        check_export(a.format)  # no browser: one line now, before the analysis runs
     trials = load_results(a.store, a.experiment)
     if trials.empty:
         raise ValueError(
             f"--store: no trials in {a.store!r}" + (f" for {a.experiment!r}" if a.experiment else "")
         )
     runs = load_runs(a.store, a.experiment)
+    if a.figures:
+        from hpbench.results.figures import export_figures
+
+        paths = export_figures(report_figures(trials, runs, title=a.experiment), a.figures, fmt=a.format)
+        print(f"{len(paths)} figures ({a.format}, each with a .csv of its data) written to {a.figures}")
+        return 0
     path = write_report(trials, runs, a.output, title=a.experiment)
     print(f"report written to {path}")
     return 0

@@ -22,20 +22,19 @@ import pandas as pd
 from hpbench import registry
 from hpbench.budget import Budget
 from hpbench.executors import Executor, ProcessPoolExecutor, make_executor
+from hpbench.progress import ProgressDisplay, StopExperiment, TrialEvent
 from hpbench.registry import (
     get_searcher_class,
     get_task,
     make_searcher,
-    register_searcher,
     register_task,
 )
 from hpbench.results.store import DEFAULT_STORE, Store, StoreError, load_results, load_runs
 from hpbench.runner import RunState, drive, split_seed
-from hpbench.searchers.base import Searcher
-from hpbench.spec import BenchmarkSpec, RunOptions, SearcherSpec, parse_searcher, seeds_from, spec_differences
+from hpbench.spec import BenchmarkSpec, RunOptions, seeds_from, spec_differences
 from hpbench.tasks.base import Task
 
-__all__ = ["run_experiment", "benchmark", "ExperimentResult", "environment_versions"]
+__all__ = ["run_experiment", "benchmark", "ExperimentResult", "TrialEvent", "environment_versions"]
 
 _LIBS = (
     "numpy",
@@ -77,6 +76,7 @@ class ExperimentResult:
     store: str
     resumed: bool = False
     messages: list[str] = field(default_factory=list)
+    stopped: bool = False  # an on_trial callback stopped it before the budgets were spent
 
     @property
     def trials(self) -> pd.DataFrame:
@@ -122,6 +122,7 @@ def run_experiment(
     task_objects: Mapping[str, Task] | None = None,
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
+    on_trial: Callable[[TrialEvent], Any] | None = None,
 ) -> ExperimentResult:
     """Run (or resume) the experiment ``spec`` and store every trial.
 
@@ -136,6 +137,9 @@ def run_experiment(
         task_objects: tasks given as objects rather than registry names.
         progress: show a progress bar (default: when stderr is a terminal).
         log: where to print one-line messages (default: stderr).
+        on_trial: called with a ``TrialEvent`` after every finished trial, in this process;
+            returning ``False`` stops the experiment there (finished trials stay stored;
+            the same call resumes it). ``result.stopped`` then says so.
     """
     say = log or (lambda m: print(m, file=sys.stderr))
     task_objects = dict(task_objects or {})
@@ -164,7 +168,7 @@ def run_experiment(
             exp_id = db.create_experiment(name, spec_dict, __version__)
         for m in messages:
             say(m)
-        runs = _prepare_runs(db, exp_id, spec, tasks, refs)
+        runs, seeds = _prepare_runs(db, exp_id, spec, tasks, refs)
         todo = [r for r in runs if not r.finished]
         per_run = options.trials_per_run or (
             1 if len(todo) >= executor.workers else -(-executor.workers // max(1, len(todo)))
@@ -175,15 +179,22 @@ def run_experiment(
             # The driver's own numerics (GP fits) get one BLAS thread when trials run in
             # worker processes, so they don't fight the workers for the cores.
             limits = _driver_thread_limit(executor.workers if options.dask is None and options.workers else 0)
-            with limits, _progress(todo, enabled=progress) as on_trial:
-                drive(
-                    todo,
-                    executor,
-                    store=db,
-                    trials_per_run=per_run,
-                    trial_timeout=options.trial_timeout,
-                    cache_scope=None if cache else exp_id,
-                    on_trial=on_trial,
+            display = ProgressDisplay(todo, seeds, bar=progress, callback=on_trial)
+            try:
+                with limits, display as hook:
+                    drive(
+                        todo,
+                        executor,
+                        store=db,
+                        trials_per_run=per_run,
+                        trial_timeout=options.trial_timeout,
+                        cache_scope=None if cache else exp_id,
+                        on_trial=hook,
+                    )
+            except StopExperiment as stop:
+                say(f"experiment {name!r} stopped by on_trial ({stop}); the same call resumes it")
+                return ExperimentResult(
+                    name=name, store=path, resumed=existing, messages=messages, stopped=True
                 )
             for r in todo:
                 if r.error is not None:
@@ -286,9 +297,11 @@ def _task_ref(name: str, task: Task, task_objects: Mapping[str, Task], executor:
 
 def _prepare_runs(
     db: Store, exp_id: int, spec: BenchmarkSpec, tasks: Mapping[str, Task], refs: Mapping[str, str | Task]
-) -> list[RunState]:
+) -> tuple[list[RunState], dict[int, int]]:
+    """The experiment's runs (replayed from the store), and the seed of each (by ``id(run)``)."""
     versions, machine = environment_versions(), machine_info()
     runs = []
+    seeds: dict[int, int] = {}
     for tname, task in tasks.items():
         for s in spec.searchers:
             for seed in spec.seeds:
@@ -328,7 +341,8 @@ def _prepare_runs(
                     if stored:
                         run.replay(stored)
                 runs.append(run)
-    return runs
+                seeds[id(run)] = seed
+    return runs, seeds
 
 
 def _driver_thread_limit(local_workers: int) -> Any:
@@ -339,52 +353,9 @@ def _driver_thread_limit(local_workers: int) -> Any:
     return threadpool_limits(1)
 
 
-class _progress:
-    """A rich progress bar on stderr when it is a terminal; silent otherwise."""
-
-    def __init__(self, runs: Sequence[RunState], *, enabled: bool | None) -> None:
-        self.runs = runs
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self.bar: Any = None
-
-    def __enter__(self) -> Callable[[RunState, Any], None] | None:
-        if not self.enabled or not self.runs:
-            return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        total = 0
-        for r in self.runs:
-            b = r.budget
-            total += b.max_evals if b.max_evals is not None else int(b.max_cost or 0) or 1
-        self.bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("best {task.fields[best]}"),
-            TimeRemainingColumn(),
-            transient=False,
-        )
-        self.bar.start()
-        self.tid = self.bar.add_task("trials", total=total, best="-")
-        self.best: dict[str, float] = {}
-
-        def on_trial(run: RunState, rec: Any) -> None:
-            if rec.objective is not None and rec.status == "ok":
-                self.best[run.task.name] = min(self.best.get(run.task.name, float("inf")), rec.objective)
-            shown = ", ".join(f"{k} {v:.4g}" for k, v in list(self.best.items())[:3])
-            step = 1 if run.budget.max_evals is not None else rec.cost
-            self.bar.update(self.tid, advance=step, best=shown or "-")
-
-        return on_trial
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
 def benchmark(
     tasks: Sequence[str | Task],
-    searchers: Sequence[str | SearcherSpec | Mapping[str, Any] | type[Searcher]],
+    searchers: Sequence[Any],
     *,
     seeds: int | Sequence[int] = 3,
     max_evals: int | None = None,
@@ -398,11 +369,34 @@ def benchmark(
     fresh: bool = False,
     cache: bool = False,
     progress: bool | None = None,
+    on_trial: Callable[[TrialEvent], Any] | None = None,
 ) -> ExperimentResult:
     """Benchmark searchers on tasks in one call and return the results.
 
-    Tasks are registry names or ``Task`` objects (e.g. from ``@hpbench.task``);
-    searchers are names (``"hyperband:eta=3"``), tables, or ``Searcher`` subclasses.
+    Args:
+        tasks: registry names (``"branin"``) or ``Task`` objects (e.g. from ``@hpbench.task``).
+            A task function's name becomes the task name with ``_`` replaced by ``-``
+            (``def my_task`` -> ``"my-task"``); ``@hb.task(name=...)`` sets another.
+        searchers: names with parameters (``"hyperband:eta=3"``), tables
+            (``{"name": "hyperband", "eta": 3}``), ``Searcher`` subclasses, ``(SearcherClass,
+            {"sigma": 0.3})`` / ``("gp-ei", {"n_init": 5})`` pairs, or
+            ``functools.partial(SearcherClass, sigma=0.3)``.
+        seeds: a number N (seeds 0..N-1) or the list of seeds.
+        max_evals, max_cost, max_seconds: the budget of each run (at least one); a run
+            stops at whichever comes first. Cost is in full-fidelity evaluations.
+        name: experiment name in the store.
+        store: path of the SQLite store.
+        workers: worker processes (``0``: evaluate in this process).
+        dask: a Dask scheduler address (``tcp://HOST:8786``) or ``local:N``.
+        trial_timeout: seconds after which a trial is stopped and stored as ``timeout``.
+        fresh: when an experiment of that name exists, start ``NAME-2`` instead of resuming.
+        cache: reuse evaluations from other experiments in the same store.
+        progress: show a progress bar on stderr (default: when stderr is a terminal).
+        on_trial: called with a ``hb.TrialEvent`` after every finished trial; return
+            ``False`` to stop early (finished trials stay stored; the same call resumes).
+
+    Returns:
+        An ``ExperimentResult`` (``.trials``, ``.runs``, ``.report(path)``, ``.stopped``).
 
     Example:
         >>> import hpbench as hb
@@ -410,6 +404,8 @@ def benchmark(
         ...                    store="results/demo.db")  # doctest: +SKIP
         >>> res.trials.groupby("searcher").objective.min()  # doctest: +SKIP
     """
+    from hpbench.api import as_searcher_spec
+
     task_objects: dict[str, Task] = {}
     names = []
     for t in tasks:
@@ -421,21 +417,21 @@ def benchmark(
             names.append(t)
         else:
             raise TypeError(f"tasks: each must be a name or a Task, got {t!r}")
-    specs = []
-    for s in searchers:
-        if isinstance(s, type) and issubclass(s, Searcher):
-            register_searcher(s.name, s)
-            specs.append(SearcherSpec(s.name))
-        else:
-            specs.append(parse_searcher(s))
     spec = BenchmarkSpec(
         name=name,
         tasks=tuple(names),
-        searchers=tuple(specs),
+        searchers=tuple(as_searcher_spec(s) for s in searchers),
         seeds=seeds_from(seeds),
         budget=Budget(max_evals=max_evals, max_cost=max_cost, max_seconds=max_seconds),
     )
     options = RunOptions(workers=workers, dask=dask, trial_timeout=trial_timeout)
     return run_experiment(
-        spec, options, store=store, fresh=fresh, cache=cache, task_objects=task_objects, progress=progress
+        spec,
+        options,
+        store=store,
+        fresh=fresh,
+        cache=cache,
+        task_objects=task_objects,
+        progress=progress,
+        on_trial=on_trial,
     )

@@ -58,15 +58,13 @@ def encode7(data: bytes) -> str:
 
 def decode7(text: str, n: int) -> bytes:
     """The inverse of :func:`encode7` (the page runs the same steps in :data:`DECODER_JS`)."""
-    values: list[int] = []
-    for ch in text:
-        c = ord(ch)
-        if c < 128:
-            values.append(c)
-        else:
-            c -= 128
-            values += [_FORBIDDEN[c >> 7], c & 127]
-    bits = np.array([(v >> k) & 1 for v in values for k in range(6, -1, -1)], dtype=np.uint8)
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype="<u4").astype(np.int64)
+    high = codes >= 128
+    pos = np.arange(len(codes)) + np.r_[0, np.cumsum(high)[:-1]]  # where each character's value goes
+    values = np.empty(len(codes) + int(high.sum()), dtype=np.uint8)
+    values[pos] = np.where(high, np.array(_FORBIDDEN)[(np.maximum(codes, 128) - 128) >> 7], codes)
+    values[pos[high] + 1] = (codes[high] - 128) & 127
+    bits = np.unpackbits(values[:, None], axis=1)[:, 1:].ravel()  # 7 bits each, MSB first
     return np.packbits(bits[: 8 * n]).tobytes()[:n]
 
 

@@ -240,8 +240,9 @@ def _parallel(conf: pd.DataFrame, params: list[str], scales: dict[str, str], tit
     style.layout(fig, title=title, height=_PLOT_PX + top + bottom, shapes=shapes, annotations=ann)
     fig.update_xaxes(visible=False, range=[-0.35, len(cols) - 0.45])
     fig.update_yaxes(visible=False, range=[-0.18 if has_inactive else -0.05, 1.0])
-    above = 1 + (title_px + 8) / _PLOT_PX  # just above the axis titles, in paper coordinates
+    above = 1 + (title_px + 18) / _PLOT_PX  # a row above the axis titles, in paper coordinates
     fig.update_layout(
+        title={"y": 1.0, "yref": "container", "yanchor": "top", "pad": {"t": 14}},
         margin={"t": top, "b": bottom, "l": 20, "r": 20},
         legend={"y": above, "yanchor": "bottom", "x": 1, "xanchor": "right"},
         updatemenus=[_highlight_menu(owner, look, above)] if len(set(owner)) > 1 else [],

@@ -22,7 +22,7 @@ import pandas as pd
 from hpbench.results import analysis as an
 from hpbench.results import page, plots
 
-__all__ = ["write_report", "PLOTLY_CONFIG"]
+__all__ = ["write_report", "report_figures", "PLOTLY_CONFIG"]
 
 # typesetMath off: plotly.js would otherwise look for MathJax; no logo link, no cloud buttons.
 PLOTLY_CONFIG: dict[str, Any] = {
@@ -201,13 +201,13 @@ class _Figures:
     def __init__(self) -> None:
         self.count = 0
         self.section = ""
-        self.figures: list[tuple[str, Any]] = []  # (section, figure)
+        self.figures: list[tuple[str, Any, bool]] = []  # (section, figure, spans the page)
         self.specs: list[dict[str, Any]] = []
 
     def __call__(self, fig: Any, *, wide: bool = False) -> str:
         self.count += 1
         div_id = f"hpbench-fig-{self.count}"
-        self.figures.append((self.section, fig))
+        self.figures.append((self.section, fig, wide))
         self.specs.append({"id": div_id, **page.plain_figure(fig), "config": PLOTLY_CONFIG})
         h = int(fig.layout.height or 400)
         cls = "fig wide" if wide else "fig"
@@ -705,9 +705,10 @@ def write_report(
 
 def report_figures(
     trials: pd.DataFrame, runs: pd.DataFrame, *, title: str | None = None
-) -> list[tuple[str, Any]]:
-    """Every figure of the report, in page order, as (section, plotly figure) pairs.
+) -> list[tuple[str, Any, bool]]:
+    """Every figure of the report, in page order, as (section, plotly figure, wide) triples.
 
-    ``section`` is ``""`` for the summary, the task name for a task's figures, ``"workers"``.
+    ``section`` is ``""`` for the summary, the task name for a task's figures, ``"workers"``;
+    ``wide`` marks the figures that span the page (and both columns of a paper).
     """
     return _build(trials, runs, title)[1].figures

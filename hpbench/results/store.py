@@ -28,11 +28,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hpbench.trial import TrialRecord, TrialStatus
+
+if TYPE_CHECKING:  # pandas costs 0.3 s to import: `hpbench --help` and `list` never need it
+    import pandas as pd
 
 __all__ = ["Store", "StoreError", "SCHEMA_VERSION", "load_results", "load_runs", "DEFAULT_STORE"]
 
@@ -537,6 +538,8 @@ class Store:
         if experiment is not None:
             sql += " WHERE e.name = ?"
             args = (experiment,)
+        import pandas as pd
+
         return pd.read_sql_query(sql + " ORDER BY r.id", self.conn, params=args)
 
     def trials_frame(self, experiment: str | None = None) -> pd.DataFrame:
@@ -550,11 +553,15 @@ class Store:
         if experiment is not None:
             sql += " WHERE e.name = ?"
             args = (experiment,)
+        import pandas as pd
+
         return pd.read_sql_query(sql + " ORDER BY r.id, t.trial", self.conn, params=args)
 
 
 def _tidy(df: pd.DataFrame) -> pd.DataFrame:
     """Expand JSON columns into ``param.<name>`` and ``metric.<name>`` columns."""
+    import pandas as pd
+
     info = df.pop("task_info").map(json.loads) if len(df) else pd.Series(dtype=object)
     df["optimum"] = [i.get("optimum") for i in info] if len(df) else []
     df["fidelity_high"] = [(i.get("fidelity") or {}).get("high") for i in info] if len(df) else []

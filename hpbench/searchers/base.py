@@ -88,9 +88,9 @@ class Searcher(ABC):
 
     def __init__(self, *, space: SearchSpace, fidelity: Fidelity | None = None, seed: int = 0) -> None:
         if not isinstance(space, SearchSpace):
-            raise TypeError(f"{type(self).__name__}: 'space' must be a SearchSpace, got {space!r}")
+            raise TypeError(f"{self.name}: 'space' must be a SearchSpace, got {space!r}")
         if fidelity is not None and not isinstance(fidelity, Fidelity):
-            raise TypeError(f"{type(self).__name__}: 'fidelity' must be a Fidelity or None, got {fidelity!r}")
+            raise TypeError(f"{self.name}: 'fidelity' must be a Fidelity or None, got {fidelity!r}")
         if self.needs_fidelity and fidelity is None:
             raise ValueError(
                 f"{self.name}: needs a task with a fidelity (epochs, boosting rounds), "
@@ -98,7 +98,7 @@ class Searcher(ABC):
             )
         self.space = space
         self.fidelity = fidelity
-        self.seed = check_int(type(self).__name__, "seed", seed, minimum=0)
+        self.seed = check_int(self.name, "seed", seed, minimum=0)
         self._next_id = 0
         self._pending: dict[int, Suggestion] = {}
         self.history: list[tuple[Suggestion, float | None]] = []

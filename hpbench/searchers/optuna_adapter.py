@@ -224,7 +224,7 @@ class OptunaSearcher(Searcher):
         sampler_params: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(space=space, fidelity=fidelity, seed=seed)
-        owner = type(self).__name__
+        owner = self.name
         self.sampler = _check_sampler(owner, sampler)
         self.sampler_params = _check_sampler_params(owner, self.sampler, sampler_params)
         optuna = _optuna()

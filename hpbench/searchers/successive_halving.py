@@ -157,7 +157,7 @@ class SynchronousBrackets(Searcher):
         self._r_min = init_halving_params(self, eta, min_budget, proposer, continuation)
         self._s_max = max_bracket(self._r_min, float(self.fidelity.high), self.eta)
         if max_iterations is not None:
-            max_iterations = check_int(type(self).__name__, "max_iterations", max_iterations, minimum=1)
+            max_iterations = check_int(self.name, "max_iterations", max_iterations, minimum=1)
         self.max_iterations = max_iterations
         self._proposer: Proposer = make_proposer(proposer, space=space)
         self._bracket: _Bracket | None = None
@@ -275,7 +275,7 @@ class SuccessiveHalving(SynchronousBrackets):
             continuation=continuation,
         )
         if n_configs is not None:
-            n_configs = check_int(type(self).__name__, "n_configs", n_configs, minimum=1)
+            n_configs = check_int(self.name, "n_configs", n_configs, minimum=1)
         self.n_configs = n_configs
         n = self.eta**self._s_max if n_configs is None else n_configs
         self._rungs = bracket_rungs(self._s_max, n, self.fidelity, self._r_min, self.eta)
