@@ -76,7 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="trials of one run in flight at once (default: 1 when runs fill the workers)",
     )
     r.add_argument("--store", help=f"SQLite store (default {DEFAULT_STORE})")
-    r.add_argument("--name", help="experiment name (default: spec file name, or 'default')")
+    r.add_argument(
+        "--name",
+        help="experiment name (default: the spec's name; for flags, one made from the tasks, searchers "
+        "and seeds, so the same flags resume the same experiment and a larger budget extends it)",
+    )
     mode = r.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue the experiment of that name (default)")
     mode.add_argument("--fresh", action="store_true", help="start a new experiment even if the name exists")
@@ -125,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_run(a: argparse.Namespace) -> int:
     from hpbench.budget import Budget
-    from hpbench.experiment import run_experiment
+    from hpbench.experiment import content_name, run_experiment
     from hpbench.registry import get_searcher_class, task_names
     from hpbench.spec import BenchmarkSpec, RunOptions, load_spec, parse_searcher, seeds_from
 
@@ -149,14 +153,17 @@ def _cmd_run(a: argparse.Namespace) -> int:
             raise ValueError("run: rule 'at least one --task (or a spec file)' broken, got none")
         if not a.searcher:
             raise ValueError("run: rule 'at least one --searcher' broken, got none")
+        if a.max_evals is None and a.budget is None and a.max_seconds is None:
+            raise ValueError(
+                "run: rule 'at least one of --max-evals, --budget, --max-seconds' broken, got none"
+            )
         budget = Budget(max_evals=a.max_evals, max_cost=a.budget, max_seconds=a.max_seconds)
-        spec = BenchmarkSpec(
-            name=a.name or "default",
-            tasks=tuple(a.task),
-            searchers=tuple(parse_searcher(s) for s in a.searcher),
-            seeds=seeds_from(3 if a.seeds is None else a.seeds),
-            budget=budget,
-        )
+        searchers = tuple(parse_searcher(s) for s in a.searcher)
+        seeds = seeds_from(3 if a.seeds is None else a.seeds)
+        name = a.name or content_name(tuple(a.task), searchers, seeds)
+        if not a.name:
+            print(f"experiment {name!r} (named from its tasks, searchers and seeds; --name NAME to choose)")
+        spec = BenchmarkSpec(name=name, tasks=tuple(a.task), searchers=searchers, seeds=seeds, budget=budget)
         options = RunOptions()
     overrides: dict[str, Any] = {
         k: v
@@ -202,14 +209,29 @@ def _cmd_list(a: argparse.Namespace) -> int:
             secs = row["seconds_per_eval"]
             print(f"{row['name']:<22} {row['description']}")
             print(
-                f"{'':<22} params: {', '.join(row['params'])}; fidelity: {fid_text}; optimum: "
-                f"{row['optimum']}; s/eval: {secs if secs is not None else '?'}"
+                f"{'':<22} fidelity: {fid_text}; optimum: {row['optimum']}; "
+                f"s/eval: {secs if secs is not None else '?'}"
             )
+            for pname, pdef in (row.get("space") or {}).items():
+                print(f"{'':<24} {pname}: {_describe_param(pdef)}")
         else:
             params = ", ".join(f"{k}={v!r}" for k, v in row["params"].items()) or "-"
             print(f"{row['name']:<15} {row['description']}")
             print(f"{'':<15} params: {params}" + (f"  [{row['note']}]" if row.get("note") else ""))
     return 0
+
+
+def _describe_param(d: dict[str, Any]) -> str:
+    """One parameter of ``SearchSpace.to_dict()`` as ``float [0.01, 1] log``, ``one of a, b``."""
+    if d.get("type") == "categorical":
+        text = "one of " + ", ".join(str(c) for c in d.get("choices", []))
+    else:
+        text = f"{d.get('type')} [{d.get('low'):g}, {d.get('high'):g}]" + (" log" if d.get("log") else "")
+    cond = d.get("active_if")
+    if cond:
+        parent, values = cond
+        text += f" (only when {parent} is {' or '.join(str(v) for v in values)})"
+    return text
 
 
 def _cmd_status(a: argparse.Namespace) -> int:

@@ -6,9 +6,12 @@ This is the one call behind both ``hpbench run`` and ``hpbench.benchmark``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import pickle
 import platform
+import re
 import sqlite3
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -31,7 +34,7 @@ from hpbench.registry import (
 )
 from hpbench.results.store import DEFAULT_STORE, Store, StoreError, load_results, load_runs
 from hpbench.runner import RunState, drive, split_seed
-from hpbench.spec import BenchmarkSpec, RunOptions, seeds_from, spec_differences
+from hpbench.spec import BenchmarkSpec, RunOptions, SearcherSpec, seeds_from, spec_differences
 from hpbench.tasks.base import Task
 
 __all__ = ["run_experiment", "benchmark", "ExperimentResult", "TrialEvent", "environment_versions"]
@@ -157,18 +160,21 @@ def run_experiment(
         db = Store(path)
         spec_dict = {**spec.to_dict(), "name": name}
         found = db.get_experiment(name)
+        extend = found is not None and budget_extension(found[1], spec_dict)
         if found is not None:
             diffs = spec_differences(found[1], spec_dict)
-            if diffs:  # another process created it meanwhile
+            if diffs and not extend:  # another process created it meanwhile
                 raise ValueError(f"experiment {name!r} exists with another spec ({'; '.join(diffs)})")
             exp_id = found[0]
+            if extend:
+                db.update_experiment_spec(exp_id, _extended(found[1], spec_dict))
         else:
             from hpbench import __version__
 
             exp_id = db.create_experiment(name, spec_dict, __version__)
         for m in messages:
             say(m)
-        runs, seeds = _prepare_runs(db, exp_id, spec, tasks, refs)
+        runs, seeds = _prepare_runs(db, exp_id, spec, tasks, refs, extend=extend)
         todo = [r for r in runs if not r.finished]
         per_run = options.trials_per_run or (
             1 if len(todo) >= executor.workers else -(-executor.workers // max(1, len(todo)))
@@ -215,6 +221,44 @@ def run_experiment(
             db.close()
 
 
+def content_name(tasks: Sequence[str], searchers: Sequence[SearcherSpec], seeds: Sequence[int]) -> str:
+    """An experiment name made from what defines it, the budget left out (so it can grow).
+
+    ``branin`` + ``random``, ``gp-ei`` over seeds 0..4 -> ``branin-3f9a2c``; two tasks ->
+    ``branin-and-1-more-…``. The same tasks, searchers and seeds give the same name.
+    """
+    ident = json.dumps(
+        {"tasks": list(tasks), "searchers": [s.to_dict() for s in searchers], "seeds": list(seeds)},
+        sort_keys=True,
+        default=str,
+    )
+    digest = hashlib.sha1(ident.encode("utf-8")).hexdigest()[:6]
+    more = f"-and-{len(tasks) - 1}-more" if len(tasks) > 1 else ""
+    return f"{re.sub(r'[^A-Za-z0-9_.-]', '-', tasks[0])}{more}-{digest}"
+
+
+def budget_extension(stored: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """True when ``new`` differs from the stored spec only by a larger budget.
+
+    Larger means: the same limits, none smaller, one at least larger. Runs then continue
+    from their stored trials up to the new limits.
+    """
+    diffs = spec_differences(stored, new)
+    if not diffs or any(not d.startswith("budget:") for d in diffs):
+        return False
+    old, now = stored.get("budget") or {}, new.get("budget") or {}
+    keys = {k for k, v in old.items() if v is not None}
+    if keys != {k for k, v in now.items() if v is not None}:
+        return False
+    return all(float(now[k]) >= float(old[k]) for k in keys)
+
+
+def _extended(stored: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The new spec, carrying the history of the budgets it had before."""
+    history = [*stored.get("budget_history", []), stored.get("budget")]
+    return {**new, "budget_history": history}
+
+
 def _plan(path: str, spec: BenchmarkSpec, fresh: bool) -> tuple[str, bool, list[str]]:
     """Name of the experiment to write, whether it is resumed, and what to tell the user.
 
@@ -250,7 +294,17 @@ def _plan(path: str, spec: BenchmarkSpec, fresh: bool) -> tuple[str, bool, list[
             return name, False, [f"experiment {spec.name!r} exists; --fresh: starting {name!r}"]
         if existing is None:
             return name, False, []
-        diffs = spec_differences(existing[1], {**spec.to_dict(), "name": name})
+        new = {**spec.to_dict(), "name": name}
+        if budget_extension(existing[1], new):
+            return (
+                name,
+                True,
+                [
+                    f"experiment {name!r} exists with a smaller budget ({existing[1].get('budget')}): "
+                    f"extending it to {new['budget']}; its runs continue from their stored trials"
+                ],
+            )
+        diffs = spec_differences(existing[1], new)
         if diffs:
             raise ValueError(
                 f"experiment {name!r} exists with another spec ({'; '.join(diffs)}); "
@@ -296,9 +350,18 @@ def _task_ref(name: str, task: Task, task_objects: Mapping[str, Task], executor:
 
 
 def _prepare_runs(
-    db: Store, exp_id: int, spec: BenchmarkSpec, tasks: Mapping[str, Task], refs: Mapping[str, str | Task]
+    db: Store,
+    exp_id: int,
+    spec: BenchmarkSpec,
+    tasks: Mapping[str, Task],
+    refs: Mapping[str, str | Task],
+    *,
+    extend: bool = False,
 ) -> tuple[list[RunState], dict[int, int]]:
-    """The experiment's runs (replayed from the store), and the seed of each (by ``id(run)``)."""
+    """The experiment's runs (replayed from the store), and the seed of each (by ``id(run)``).
+
+    With ``extend`` (a larger budget), every run takes the new budget and finished ones reopen.
+    """
     versions, machine = environment_versions(), machine_info()
     runs = []
     seeds: dict[int, int] = {}
@@ -334,7 +397,9 @@ def _prepare_runs(
                     task_ref=refs[tname],
                     label=s.label,
                 )
-                if status == "finished":
+                if extend:
+                    db.set_run_budget(run_id, spec.budget.to_dict())
+                if status == "finished" and not extend:
                     run.finished = True
                 else:
                     stored = db.run_trials(run_id)

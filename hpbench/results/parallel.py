@@ -224,6 +224,10 @@ def _axis_annotations(
 def _parallel(conf: pd.DataFrame, params: list[str], scales: dict[str, str], title: str, colors: dict) -> Any:
     go = style.go()
     cols = [*params, "objective"]
+    obj = conf["objective"].to_numpy(dtype=float)
+    # a few diverged runs (loss 20 against 0.1) would squash the others: such spans go on a log axis
+    spread = len(obj) and (obj > 0).all() and obj.max() >= 100 * obj.min()
+    scales = {**scales, "objective": "log" if spread else "linear"}
     ys, ticks = {}, {}
     for c in cols:
         ys[c], tpos, tlab = axis_values(conf[c], scales.get(c, "linear"))

@@ -353,6 +353,16 @@ class Store:
             )
             return int(c.lastrowid)  # type: ignore[arg-type]
 
+    def update_experiment_spec(self, experiment_id: int, spec: Mapping[str, Any]) -> None:
+        """Replace an experiment's spec (its budget was extended; the spec keeps the history)."""
+        with self.transaction() as c:
+            c.execute("UPDATE experiments SET spec=? WHERE id=?", (_json(spec), experiment_id))
+
+    def set_run_budget(self, run_id: int, budget: Mapping[str, Any]) -> None:
+        """A run's new (larger) budget."""
+        with self.transaction() as c:
+            c.execute("UPDATE runs SET budget=? WHERE id=?", (_json(budget), run_id))
+
     def experiment_names(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT name FROM experiments ORDER BY id")]
 
