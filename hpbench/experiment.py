@@ -447,8 +447,11 @@ def benchmark(
             {"sigma": 0.3})`` / ``("gp-ei", {"n_init": 5})`` pairs, or
             ``functools.partial(SearcherClass, sigma=0.3)``.
         seeds: a number N (seeds 0..N-1) or the list of seeds.
-        max_evals, max_cost, max_seconds: the budget of each run (at least one); a run
-            stops at whichever comes first. Cost is in full-fidelity evaluations.
+        max_evals: evaluations per run. Give at least one of the three limits; a run
+            stops at whichever comes first.
+        max_cost: cost per run, in full-fidelity evaluations (a trial at a third of the
+            top fidelity costs about a third).
+        max_seconds: compute seconds per run (its trials' run times plus the searcher's).
         name: experiment name in the store.
         store: path of the SQLite store.
         workers: worker processes (``0``: evaluate in this process).

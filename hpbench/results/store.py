@@ -591,9 +591,20 @@ def _tidy(df: pd.DataFrame) -> pd.DataFrame:
 def load_results(path: str | os.PathLike[str] = DEFAULT_STORE, experiment: str | None = None) -> pd.DataFrame:
     """All trials as a tidy DataFrame, one row per trial.
 
-    Columns: experiment, run_id, task, searcher, seed, trial, config (JSON), budget,
-    objective, cost, status, error, started, finished, queued, worker, cached,
-    continue_from, attempts, optimum, fidelity_high, ``param.<name>``, ``metric.<name>``.
+    Columns: ``experiment``, ``run_id``, ``task``, ``searcher`` (its label, e.g.
+    ``hyperband:eta=3``), ``seed``, ``trial`` (number within the run), ``config`` (JSON),
+    ``budget`` (the fidelity it ran at; NaN without one), ``objective`` (NaN unless ok),
+    ``cost`` (charged, in full-fidelity evaluations), ``status`` (ok / failed / timeout),
+    ``error`` (the exception text of a failed trial), ``started`` / ``finished`` / ``queued``
+    (Unix times), ``worker`` (host:pid), ``cached`` (reused from an earlier evaluation),
+    ``continue_from`` (the trial whose checkpoint it continued), ``attempts`` (2 when a
+    worker died and it was retried), ``optimum`` (the task's known optimum, NaN if none),
+    ``fidelity_high`` (the task's top fidelity), then one ``param.<name>`` column per
+    parameter and one ``metric.<name>`` per metric.
+
+    Args:
+        path: the SQLite store.
+        experiment: one experiment's trials; default: all.
     """
     with Store(path, readonly=True) as store:
         if experiment is not None and store.get_experiment(experiment) is None:

@@ -213,10 +213,29 @@ class Searcher(ABC):
     # --------------------------------------------------------------------- hooks
     @abstractmethod
     def _ask(self, trial_id: int) -> Suggestion | None:
-        """Propose ``Suggestion(trial_id, config, budget)`` or ``None`` to wait."""
+        """Propose the next trial, or ``None`` when nothing can start now.
+
+        Args:
+            trial_id: the number to give the suggestion (0, 1, 2, ... within the run).
+
+        Returns:
+            ``Suggestion(trial_id, config)`` runs ``config`` at the task's top fidelity.
+            ``Suggestion(trial_id, config, budget=b)`` asks for fidelity ``b`` (epochs,
+            rounds; within ``self.fidelity.low..high``), and ``continue_from=k`` continues
+            the checkpoint of the earlier trial ``k`` of the same configuration, charged
+            only the increment. ``None`` means "wait": the runner asks again after the
+            next trial finishes (a synchronous rung), and ends the run when nothing is
+            in flight; ``is_finished()`` returning True ends it too.
+        """
 
     def _tell(self, suggestion: Suggestion, objective: float | None) -> None:  # noqa: B027
-        """Learn from a finished trial; ``objective is None`` for failures. History is kept by the base."""
+        """Learn from a finished trial.
+
+        Args:
+            suggestion: the suggestion as ``ask`` returned it.
+            objective: its objective, or ``None`` when the trial failed or timed out.
+                The base class keeps the history (``self.history``) itself.
+        """
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
