@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -177,8 +178,14 @@ def _cmd_run(a: argparse.Namespace) -> int:
         if v is not None
     }
     options = RunOptions(**{**options.__dict__, **overrides})
+    command = "hpbench " + shlex.join(getattr(a, "argv", []))
     result = run_experiment(
-        spec, options, fresh=a.fresh, cache=a.cache, progress=False if a.no_progress else None
+        spec,
+        options,
+        fresh=a.fresh,
+        cache=a.cache,
+        progress=False if a.no_progress else None,
+        command=command,
     )
     df = result.trials
     n_ok = int((df.status == "ok").sum())
@@ -295,7 +302,7 @@ def _cmd_export(a: argparse.Namespace) -> int:
 
 def _cmd_report(a: argparse.Namespace) -> int:
     from hpbench.results.report import report_figures, write_report
-    from hpbench.results.store import load_results, load_runs
+    from hpbench.results.store import experiment_specs, load_results, load_runs
 
     if a.figures:
         from hpbench.results.figures import check_export
@@ -313,7 +320,8 @@ def _cmd_report(a: argparse.Namespace) -> int:
         paths = export_figures(report_figures(trials, runs, title=a.experiment), a.figures, fmt=a.format)
         print(f"{len(paths)} figures ({a.format}, each with a .csv of its data) written to {a.figures}")
         return 0
-    path = write_report(trials, runs, a.output, title=a.experiment)
+    specs = experiment_specs(a.store, a.experiment)
+    path = write_report(trials, runs, a.output, title=a.experiment, specs=specs)
     print(f"report written to {path}")
     return 0
 
@@ -329,6 +337,7 @@ _COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return _COMMANDS[args.command](args)
     except (ValueError, TypeError, StoreError) as exc:

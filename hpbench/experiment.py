@@ -95,8 +95,10 @@ class ExperimentResult:
     def report(self, path: str | os.PathLike[str] = "results/report.html") -> Path:
         """Write the HTML report of this experiment."""
         from hpbench.results.report import write_report
+        from hpbench.results.store import experiment_specs
 
-        return write_report(self.trials, self.runs, path, title=self.name)
+        specs = experiment_specs(self.store, self.name)
+        return write_report(self.trials, self.runs, path, title=self.name, specs=specs)
 
 
 def _validate(spec: BenchmarkSpec, tasks: Mapping[str, Task]) -> None:
@@ -126,6 +128,7 @@ def run_experiment(
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
     on_trial: Callable[[TrialEvent], Any] | None = None,
+    command: str | None = None,
 ) -> ExperimentResult:
     """Run (or resume) the experiment ``spec`` and store every trial.
 
@@ -143,6 +146,8 @@ def run_experiment(
         on_trial: called with a ``TrialEvent`` after every finished trial, in this process;
             returning ``False`` stops the experiment there (finished trials stay stored;
             the same call resumes it). ``result.stopped`` then says so.
+        command: how the experiment was started (the command line, or the library call),
+            kept with its spec when the experiment is created; the report shows it.
     """
     say = log or (lambda m: print(m, file=sys.stderr))
     task_objects = dict(task_objects or {})
@@ -171,7 +176,7 @@ def run_experiment(
         else:
             from hpbench import __version__
 
-            exp_id = db.create_experiment(name, spec_dict, __version__)
+            exp_id = db.create_experiment(name, {**spec_dict, "command": command or ""}, __version__)
         for m in messages:
             say(m)
         runs, seeds = _prepare_runs(db, exp_id, spec, tasks, refs, extend=extend)
@@ -493,6 +498,11 @@ def benchmark(
         budget=Budget(max_evals=max_evals, max_cost=max_cost, max_seconds=max_seconds),
     )
     options = RunOptions(workers=workers, dask=dask, trial_timeout=trial_timeout)
+    call = (
+        f"hb.benchmark({list(names)!r}, {[s.label for s in spec.searchers]!r}, seeds={list(spec.seeds)!r}, "
+        + ", ".join(f"{k}={v!r}" for k, v in spec.budget.to_dict().items() if v is not None)
+        + f", name={name!r})"
+    )
     return run_experiment(
         spec,
         options,
@@ -502,4 +512,5 @@ def benchmark(
         task_objects=task_objects,
         progress=progress,
         on_trial=on_trial,
+        command=call,
     )

@@ -450,11 +450,29 @@ def _task_section(
     al = a.allocation[a.allocation["task"] == task]
     if len(al) and al["budget"].nunique() > 1:
         small.append(fig(plots.budget_allocation(al, title="Cost share per fidelity", colors=colors)))
+    small += _test_metric_panel(task, a, fig, colors)
     small += _configurations_panel(task, a, tt, fig, colors)
     if small:
         parts.append('<div class="grid">' + "".join(small) + "</div>")
     parts.append("</section>")
     return "".join(parts)
+
+
+def _test_metric_panel(task: str, a: _Analysis, fig: _Figures, colors: dict[str, str]) -> list[str]:
+    """Held-out test loss of each run's recommendation (its incumbent), per searcher."""
+    fr = a.final[a.final["task"] == task]
+    if "test_loss" not in fr or not fr["test_loss"].notna().any():
+        return []
+    v = fr["test_loss"].to_numpy(dtype=float)
+    figure = plots.final_distribution(
+        fr,
+        title="Test loss of each run's recommendation",
+        value="test_loss",
+        y_title="held-out test loss",
+        colors=colors,
+        log_y=bool((v[np.isfinite(v)] > 0).all() and np.nanmax(v) >= 100 * np.nanmin(v)),
+    )
+    return [fig(figure)]
 
 
 def _configurations_panel(
@@ -629,7 +647,71 @@ def _check(trials: Any, runs: Any) -> None:
         raise ValueError(f"write_report: rule 'trials has the store's columns' broken, missing {missing}")
 
 
-def _build(trials: pd.DataFrame, runs: pd.DataFrame, title: str | None) -> tuple[dict[str, Any], _Figures]:
+def _default_label(name: str, params: dict[str, Any]) -> str:
+    """The label a searcher gets when none is given (``spec.SearcherSpec``'s rule)."""
+    from hpbench.spec import SearcherSpec
+
+    return SearcherSpec(name, params).label
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return json.dumps(str(v))
+
+
+def spec_toml(spec: dict[str, Any]) -> str:
+    """A stored experiment spec as the TOML spec file that reproduces it (``hpbench run FILE``)."""
+    lines = [f"name = {_toml_value(spec.get('name', ''))}", f"tasks = {_toml_value(spec.get('tasks', []))}"]
+    lines.append(f"seeds = {_toml_value(spec.get('seeds', []))}")
+    searchers = []
+    for s in spec.get("searchers", []):
+        table = {"name": s.get("name"), **(s.get("params") or {})}
+        default = _default_label(s.get("name"), s.get("params") or {})
+        if s.get("label") and s.get("label") != default:
+            table["label"] = s["label"]
+        searchers.append(_toml_value(table) if len(table) > 1 else _toml_value(s.get("name")))
+    lines.append("searchers = [" + ", ".join(searchers) + "]")
+    lines += ["", "[budget]"]
+    lines += [f"{k} = {_toml_value(v)}" for k, v in (spec.get("budget") or {}).items() if v is not None]
+    return "\n".join(lines) + "\n"
+
+
+def _reproduce(specs: dict[str, dict[str, Any]] | None) -> str:
+    """How each experiment was made: its command and the spec file that runs it again."""
+    if not specs:
+        return ""
+    parts = ['<section id="reproduce"><h2>Reproduce</h2>']
+    for name, spec in specs.items():
+        cmd = spec.get("command") or "(not recorded: made before hpbench kept commands)"
+        parts.append(f"<h3>{_esc(name)}</h3><p>Made by: <code>{_esc(cmd)}</code></p>")
+        history = spec.get("budget_history") or []
+        if history:
+            parts.append(
+                '<p class="note">Budget extended from '
+                + " → ".join(_esc(_compact_json([json.dumps(b)])) for b in history)
+                + f" → {_esc(_compact_json([json.dumps(spec.get('budget'))]))}.</p>"
+            )
+        parts.append(
+            "<p>The same experiment as a spec file (<code>hpbench run FILE.toml</code> resumes it "
+            f"in the same store, or runs it anew elsewhere):</p><pre>{_esc(spec_toml(spec))}</pre>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _build(
+    trials: pd.DataFrame,
+    runs: pd.DataFrame,
+    title: str | None,
+    specs: dict[str, dict[str, Any]] | None = None,
+) -> tuple[dict[str, Any], _Figures]:
     """The page's parts and its figures (the figures are what ``hpbench report --figures`` exports)."""
     _check(trials, runs)
     trials = trials.reset_index(drop=True)
@@ -648,15 +730,18 @@ def _build(trials: pd.DataFrame, runs: pd.DataFrame, title: str | None) -> tuple
     fig.section = "workers"
     workers = _workers(a, fig)
     prov = _provenance(a, trials, runs)
+    made = _reproduce(specs)
     toc = [("summary", "Summary")] + [(f"task-{i}", str(t)) for i, t in enumerate(tasks)]
     if workers:
         toc.append(("workers", "Workers"))
+    if made:
+        toc.append(("reproduce", "Reproduce"))
     toc.append(("provenance", "Provenance"))
     parts = {
         "title": title,
         "meta": _meta_line(trials, tasks, searchers),
         "toc": toc,
-        "body": summary + "".join(sections) + workers + prov,
+        "body": summary + "".join(sections) + workers + made + prov,
         "css": _CSS,
         "specs": fig.specs,
     }
@@ -679,7 +764,12 @@ def _meta_line(trials: pd.DataFrame, tasks: list, searchers: list[str]) -> str:
 
 
 def write_report(
-    trials: pd.DataFrame, runs: pd.DataFrame, path: str | Path, *, title: str | None = None
+    trials: pd.DataFrame,
+    runs: pd.DataFrame,
+    path: str | Path,
+    *,
+    title: str | None = None,
+    specs: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
     """Write the HTML report of one experiment.
 
@@ -688,6 +778,8 @@ def write_report(
         runs: one row per run, as returned by ``store.load_runs`` (may be empty).
         path: output file; parent folders are created.
         title: page title; defaults to "hpbench report: <experiment>".
+        specs: experiment name -> stored spec (``store.experiment_specs``): the report then
+            shows the command that made each experiment and its spec file.
 
     Returns:
         The path written.
@@ -695,7 +787,7 @@ def write_report(
     Example:
         >>> write_report(load_results(db), load_runs(db), "results/report.html")  # doctest: +SKIP
     """
-    parts, _ = _build(trials, runs, title)
+    parts, _ = _build(trials, runs, title, specs)
     doc = page.document(**parts)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,15 @@ from hpbench.trial import TrialRecord, TrialStatus
 if TYPE_CHECKING:  # pandas costs 0.3 s to import: `hpbench --help` and `list` never need it
     import pandas as pd
 
-__all__ = ["Store", "StoreError", "SCHEMA_VERSION", "load_results", "load_runs", "DEFAULT_STORE"]
+__all__ = [
+    "Store",
+    "StoreError",
+    "SCHEMA_VERSION",
+    "load_results",
+    "load_runs",
+    "experiment_specs",
+    "DEFAULT_STORE",
+]
 
 SCHEMA_VERSION = 2
 _RUN_STRIDE = 2**32  # trial row id = run_id * _RUN_STRIDE + trial
@@ -611,6 +619,16 @@ def load_results(path: str | os.PathLike[str] = DEFAULT_STORE, experiment: str |
             have = store.experiment_names()
             raise ValueError(f"experiment: no experiment {experiment!r} in {str(path)!r} (have: {have})")
         return _tidy(store.trials_frame(experiment))
+
+
+def experiment_specs(
+    path: str | os.PathLike[str] = DEFAULT_STORE, experiment: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """Experiment name -> its stored spec (tasks, searchers, seeds, budget, the command that made it)."""
+    with Store(path, readonly=True) as store:
+        names = [experiment] if experiment is not None else store.experiment_names()
+        found = {n: store.get_experiment(n) for n in names}
+    return {n: f[1] for n, f in found.items() if f is not None}
 
 
 def load_runs(path: str | os.PathLike[str] = DEFAULT_STORE, experiment: str | None = None) -> pd.DataFrame:
