@@ -363,3 +363,25 @@ def test_browser_probe_detects_errors_and_unrendered_figures(tmp_path):
     found = _render(page, tmp_path)
     assert found["figures"] == 1 and found["rendered"] == 0
     assert any("deliberate" in e for e in found["errors"])
+
+
+def test_reproduce_section_shows_the_command_and_a_spec_file_that_loads_back(tmp_path, monkeypatch):
+    from hpbench.cli import main
+    from hpbench.results.report import spec_toml
+    from hpbench.results.store import experiment_specs
+    from hpbench.spec import load_spec, spec_differences
+
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "--task", "branin-mf", "--searcher", "random", "--searcher", "hyperband:eta=2",
+            "--seeds", "2", "--max-evals", "6", "--workers", "0", "--no-progress",
+            "--name", "rep"]  # fmt: skip
+    assert main(argv) == 0
+    spec = experiment_specs("results/hpbench.db", "rep")["rep"]
+    assert spec["command"] == "hpbench " + " ".join(argv)
+    (tmp_path / "again.toml").write_text(spec_toml(spec))
+    again, _ = load_spec(tmp_path / "again.toml")
+    assert spec_differences(spec, {**again.to_dict(), "name": "rep"}) == []  # the same experiment
+    assert main(["report", "-o", "r.html", "--experiment", "rep"]) == 0
+    text = html.unescape((tmp_path / "r.html").read_text(encoding="utf-8"))
+    section = text[text.index('id="reproduce"') : text.index('id="provenance"')]
+    assert "hpbench run --task branin-mf" in section and "[budget]" in section and "eta = 2" in section

@@ -36,6 +36,7 @@ __all__ = [
     "budget_allocation",
     "configurations",
     "worker_timeline",
+    "importance_bars",
 ]
 
 AXIS_TITLES: dict[str, str] = {
@@ -442,6 +443,29 @@ def budget_allocation(alloc: pd.DataFrame, *, title: str, colors: dict[str, str]
     fig.update_xaxes(type="category")
     cols = [c for c in ("searcher", "budget", "cost_share", "n_trials", "trial_share") if c in alloc]
     return with_data(fig, alloc[cols])
+
+
+def importance_bars(imp: pd.DataFrame, *, title: str) -> go.Figure:
+    """Horizontal bars: each parameter's share of the objective's variance (largest on top).
+
+    Args:
+        imp: output of ``importance.importance`` (parameter, importance).
+    """
+    go = _go()
+    d = imp.iloc[::-1]
+    fig = go.Figure(
+        go.Bar(
+            x=100 * d["importance"].to_numpy(dtype=float),
+            y=d["parameter"].astype(str).tolist(),
+            orientation="h",
+            marker_color="#4E79A7",
+            showlegend=False,
+            hovertemplate="%{y}: %{x:.1f}% of the variance<extra></extra>",
+        )
+    )
+    _layout(fig, title=title, height=int(150 + 26 * len(d)))
+    fig.update_layout(xaxis_title="main effect (% of the surrogate's variance)", yaxis_title="parameter")
+    return with_data(fig, imp)
 
 
 def worker_timeline(intervals: pd.DataFrame, utilisation: pd.DataFrame, *, title: str) -> go.Figure:

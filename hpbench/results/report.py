@@ -451,6 +451,7 @@ def _task_section(
     if len(al) and al["budget"].nunique() > 1:
         small.append(fig(plots.budget_allocation(al, title="Cost share per fidelity", colors=colors)))
     small += _test_metric_panel(task, a, fig, colors)
+    small += _importance_panel(task, a, tt, fig)
     small += _configurations_panel(task, a, tt, fig, colors)
     if small:
         parts.append('<div class="grid">' + "".join(small) + "</div>")
@@ -473,6 +474,21 @@ def _test_metric_panel(task: str, a: _Analysis, fig: _Figures, colors: dict[str,
         log_y=bool((v[np.isfinite(v)] > 0).all() and np.nanmax(v) >= 100 * np.nanmin(v)),
     )
     return [fig(figure)]
+
+
+def _importance_panel(task: str, a: _Analysis, tt: pd.DataFrame, fig: _Figures) -> list[str]:
+    """Which parameters matter on this task: fANOVA main effects over its top-fidelity trials."""
+    from hpbench.results import importance as imp
+
+    params = an.param_columns(tt)
+    top = tt[an.incumbent_eligible(tt)]
+    if not params or len(top) < 10:
+        return []
+    scores = imp.importance(top, params, an.param_scales(tt, params))
+    if scores.empty:
+        return []
+    title = f"Parameter importance ({len(top)} top-fidelity trials, random-forest fANOVA)"
+    return [fig(plots.importance_bars(scores, title=title))]
 
 
 def _configurations_panel(
