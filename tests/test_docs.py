@@ -106,7 +106,11 @@ def test_documented_batch_cluster_script_runs_with_a_local_cluster_standing_in(t
         dask.config.config.clear()
         dask.config.config.update(saved)
     assert "#SBATCH --cpus-per-task=1" in seen["script"] and "export OMP_NUM_THREADS=1" in seen["script"]
-    assert seen["jobs"] == seen["waited_for"] == 16 and seen["closed"] and seen["dask"].startswith("tcp://127.0.0.1:")
+    assert (
+        seen["jobs"] == seen["waited_for"] == 16
+        and seen["closed"]
+        and seen["dask"].startswith("tcp://127.0.0.1:")
+    )
     trials = hb.load_results(tmp_path / "hpbench.db", "on-slurm")
     assert trials["searcher"].nunique() == 3 and (trials["status"] == "ok").all()
     assert trials["worker"].nunique() >= 1 and (tmp_path / "results" / "on-slurm.html").exists()
