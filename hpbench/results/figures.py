@@ -28,7 +28,7 @@ FORMATS = ("svg", "pdf", "png")
 _BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 _PX_PER_IN = 96  # kaleido sizes are CSS pixels; PDF and SVG keep them as 1/96 in
 _COLUMN = (round(3.5 * _PX_PER_IN), round(2.6 * _PX_PER_IN))
-_TWO_COLUMNS = (round(7.2 * _PX_PER_IN), round(3.2 * _PX_PER_IN))
+_TWO_COLUMNS = (round(7.2 * _PX_PER_IN), round(3.6 * _PX_PER_IN))
 _FONT = "Helvetica, Arial, 'Liberation Sans', sans-serif"
 _PT = 96 / 72  # CSS pixels per point
 
@@ -66,6 +66,14 @@ def _wrap(text: str, width: int) -> str:
     return "<br>".join(lines)
 
 
+def _legend_rows(fig: Any, per_row: int = 4) -> int:
+    """Rows the legend takes in a one-column figure (entries: named traces shown in it)."""
+    if fig.layout.showlegend is False:
+        return 0
+    names = {t.name for t in fig.data if t.name and t.showlegend is not False}
+    return -(-len(names) // per_row) if len(names) > 1 else 0
+
+
 def _scale_annotation_fonts(fig: Any, factor: float) -> None:
     for a in fig.layout.annotations or ():
         size = a.font.size if a.font and a.font.size else 12
@@ -90,17 +98,49 @@ def paper_figure(fig: Any, *, section: str, wide: bool) -> Any:
     if section and section not in ("workers",) and section not in title:
         title = f"{section}: {title}"
     title = _wrap(title, 110 if wide else 52)
+    top = 30 + 14 * title.count("<br>") + 12
+    bottom = 44 + 16 * _legend_rows(out)
+    plot_px = height - top - bottom
     out.update_layout(
         width=width,
         height=height,
-        title={"text": title, "font": {"size": 10 * _PT}, "x": 0.0, "xanchor": "left", "y": 0.98},
+        title={
+            "text": title,
+            "font": {"size": 10 * _PT},
+            "x": 0.0,
+            "xanchor": "left",
+            "yref": "container",
+            # plotly anchors a multi-line title by its first line: move it down by the others
+            "y": 1.0 - (6 + 14 * _PT * title.count("<br>")) / height,
+            "yanchor": "top",
+        },
         font={"family": _FONT, "size": 8 * _PT},
-        legend={"font": {"size": 7 * _PT}, "itemwidth": 30, "tracegroupgap": 0},
-        margin={"l": 50, "r": 10, "t": 40 + 14 * title.count("<br>") + 16, "b": 40},
+        # below the plot, under the x-axis title: above it, it would run into a two-line title
+        legend={
+            "font": {"size": 7 * _PT},
+            "itemwidth": 30,
+            "tracegroupgap": 0,
+            "orientation": "h",
+            "y": -44 / plot_px,  # the x-axis title takes the first 44 px under the plot
+            "yanchor": "top",
+            "x": 0.5,
+            "xanchor": "center",
+        },
+        margin={"l": 50, "r": 10, "t": top, "b": bottom},
     )
     out.layout.updatemenus = ()
-    if wide:  # the axis titles sit above the plot: keep the room the report gave them
-        out.update_layout(margin={"t": max(62, int(fig.layout.margin.t or 0) - 50), "l": 10, "r": 10})
+    if wide:  # the axis titles sit above the plot: keep the room the report gave them, legend below the title
+        first = 22 + 14 * title.count("<br>")
+        out.update_layout(
+            margin={"t": max(62, int(fig.layout.margin.t or 0) - 40), "l": 10, "r": 10, "b": 16},
+            legend={
+                "yref": "container",
+                "y": 1 - (first + 4) / height,
+                "yanchor": "top",
+                "x": 1,
+                "xanchor": "right",
+            },
+        )
     _scale_annotation_fonts(out, 0.8)
     return out
 

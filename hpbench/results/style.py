@@ -180,6 +180,7 @@ _AXIS_STYLE = {
     "tickcolor": "#c9ced6",
     "automargin": True,
     "title": {"standoff": 8},
+    "exponentformat": "power",  # 10^-4, never SI prefixes (a reader takes "100µ" for a unit)
 }
 _TEMPLATE: dict[str, Any] = {
     "layout": {
