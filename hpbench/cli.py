@@ -44,6 +44,44 @@ def _positive_float(text: str) -> float:
     return v
 
 
+def _add_reading_commands(sub: Any) -> None:
+    """``list``, ``status``, ``export`` and ``report``: the commands that read, not run."""
+    ls = sub.add_parser("list", help="list tasks (with their spaces) or searchers (with their parameters)")
+    ls.add_argument("what", choices=["tasks", "searchers"], help="what to list")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+
+    store_help = f"SQLite store (default: {DEFAULT_STORE})"
+    exp_help = "experiment name (default: every experiment in the store)"
+    st = sub.add_parser("status", help="experiments and runs in a store, with progress")
+    st.add_argument("--store", default=DEFAULT_STORE, help=store_help)
+    st.add_argument("--experiment", help=exp_help)
+
+    ex = sub.add_parser("export", help="export trials to CSV or Parquet")
+    ex.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format (default: csv)")
+    ex.add_argument("-o", "--output", required=True, help="file to write (its directory must exist)")
+    ex.add_argument("--store", default=DEFAULT_STORE, help=store_help)
+    ex.add_argument("--experiment", help=exp_help)
+
+    rep = sub.add_parser("report", help="write the self-contained HTML report, or every figure as files")
+    rep.add_argument("--store", default=DEFAULT_STORE, help=store_help)
+    rep.add_argument("--experiment", help=exp_help)
+    rep.add_argument(
+        "-o", "--output", default="results/report.html", help="HTML file (default: results/report.html)"
+    )
+    rep.add_argument(
+        "--figures",
+        metavar="DIR",
+        help="instead of the HTML page, write every figure of the report into DIR, "
+        "with a CSV of the data each plots (needs Chrome or Chromium)",
+    )
+    rep.add_argument(
+        "--format",
+        choices=["svg", "pdf", "png"],
+        default="pdf",
+        help="file format of --figures (default: pdf; png at 300 dpi)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="hpbench", description="Benchmark hyperparameter searchers fairly.")
     from hpbench import __version__
@@ -91,40 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--report", metavar="FILE", help="write the HTML report here when done")
 
-    ls = sub.add_parser("list", help="list tasks (with their spaces) or searchers (with their parameters)")
-    ls.add_argument("what", choices=["tasks", "searchers"], help="what to list")
-    ls.add_argument("--json", action="store_true", help="machine-readable output")
-
-    store_help = f"SQLite store (default: {DEFAULT_STORE})"
-    exp_help = "experiment name (default: every experiment in the store)"
-    st = sub.add_parser("status", help="experiments and runs in a store, with progress")
-    st.add_argument("--store", default=DEFAULT_STORE, help=store_help)
-    st.add_argument("--experiment", help=exp_help)
-
-    ex = sub.add_parser("export", help="export trials to CSV or Parquet")
-    ex.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format (default: csv)")
-    ex.add_argument("-o", "--output", required=True, help="file to write (its directory must exist)")
-    ex.add_argument("--store", default=DEFAULT_STORE, help=store_help)
-    ex.add_argument("--experiment", help=exp_help)
-
-    rep = sub.add_parser("report", help="write the self-contained HTML report, or every figure as files")
-    rep.add_argument("--store", default=DEFAULT_STORE, help=store_help)
-    rep.add_argument("--experiment", help=exp_help)
-    rep.add_argument(
-        "-o", "--output", default="results/report.html", help="HTML file (default: results/report.html)"
-    )
-    rep.add_argument(
-        "--figures",
-        metavar="DIR",
-        help="instead of the HTML page, write every figure of the report into DIR, "
-        "with a CSV of the data each plots (needs Chrome or Chromium)",
-    )
-    rep.add_argument(
-        "--format",
-        choices=["svg", "pdf", "png"],
-        default="pdf",
-        help="file format of --figures (default: pdf; png at 300 dpi)",
-    )
+    _add_reading_commands(sub)
     return p
 
 

@@ -163,27 +163,12 @@ def run_experiment(
     try:
         refs = {t: _task_ref(t, tasks[t], task_objects, executor) for t in tasks}
         db = Store(path)
-        spec_dict = {**spec.to_dict(), "name": name}
-        found = db.get_experiment(name)
-        extend = found is not None and budget_extension(found[1], spec_dict)
-        if found is not None:
-            diffs = spec_differences(found[1], spec_dict)
-            if diffs and not extend:  # another process created it meanwhile
-                raise ValueError(f"experiment {name!r} exists with another spec ({'; '.join(diffs)})")
-            exp_id = found[0]
-            if extend:
-                db.update_experiment_spec(exp_id, _extended(found[1], spec_dict))
-        else:
-            from hpbench import __version__
-
-            exp_id = db.create_experiment(name, {**spec_dict, "command": command or ""}, __version__)
+        exp_id, extend = _open_experiment(db, name, {**spec.to_dict(), "name": name}, command)
         for m in messages:
             say(m)
         runs, seeds = _prepare_runs(db, exp_id, spec, tasks, refs, extend=extend)
         todo = [r for r in runs if not r.finished]
-        per_run = options.trials_per_run or (
-            1 if len(todo) >= executor.workers else -(-executor.workers // max(1, len(todo)))
-        )
+        per_run = options.trials_per_run or (-(-executor.workers // max(1, len(todo))) if todo else 1)
         try:
             for r in todo:
                 db.set_run_status(r.run_id, "running")  # type: ignore[arg-type]
@@ -193,25 +178,13 @@ def run_experiment(
             display = ProgressDisplay(todo, seeds, bar=progress, callback=on_trial)
             try:
                 with limits, display as hook:
-                    drive(
-                        todo,
-                        executor,
-                        store=db,
-                        trials_per_run=per_run,
-                        trial_timeout=options.trial_timeout,
-                        cache_scope=None if cache else exp_id,
-                        on_trial=hook,
-                    )
+                    scope = None if cache else exp_id
+                    drive(todo, executor, store=db, trials_per_run=per_run,
+                          trial_timeout=options.trial_timeout, cache_scope=scope, on_trial=hook)  # fmt: skip
             except StopExperiment as stop:
                 say(f"experiment {name!r} stopped by on_trial ({stop}); the same call resumes it")
-                return ExperimentResult(
-                    name=name, store=path, resumed=existing, messages=messages, stopped=True
-                )
-            for r in todo:
-                if r.error is not None:
-                    say(f"run {r.run_id} ({r.task.name}, {r.label}) failed, its other trials kept: {r.error}")
-                status = "finished" if r.error is None else "failed"
-                db.set_run_status(r.run_id, status, error=r.error)  # type: ignore[arg-type]
+                return ExperimentResult(name, path, existing, messages, stopped=True)
+            _close_runs(db, todo, say)
         except sqlite3.Error as exc:
             # Disk full, file made read-only...: every trial committed so far is kept.
             n = sum(len(r.records) for r in runs)
@@ -224,6 +197,33 @@ def run_experiment(
         executor.shutdown()
         if db is not None:
             db.close()
+
+
+def _close_runs(db: Store, todo: Sequence[RunState], say: Callable[[str], None]) -> None:
+    """Each driven run's final status: finished, or failed with its searcher's error."""
+    for r in todo:
+        if r.error is not None:
+            say(f"run {r.run_id} ({r.task.name}, {r.label}) failed, its other trials kept: {r.error}")
+        status = "finished" if r.error is None else "failed"
+        db.set_run_status(r.run_id, status, error=r.error)  # type: ignore[arg-type]
+
+
+def _open_experiment(
+    db: Store, name: str, spec_dict: dict[str, Any], command: str | None
+) -> tuple[int, bool]:
+    """The experiment's id (created if new, its budget updated if extended) and whether it is extended."""
+    found = db.get_experiment(name)
+    if found is None:
+        from hpbench import __version__
+
+        return db.create_experiment(name, {**spec_dict, "command": command or ""}, __version__), False
+    extend = budget_extension(found[1], spec_dict)
+    diffs = spec_differences(found[1], spec_dict)
+    if diffs and not extend:  # another process created it meanwhile
+        raise ValueError(f"experiment {name!r} exists with another spec ({'; '.join(diffs)})")
+    if extend:
+        db.update_experiment_spec(found[0], _extended(found[1], spec_dict))
+    return found[0], extend
 
 
 def content_name(tasks: Sequence[str], searchers: Sequence[SearcherSpec], seeds: Sequence[int]) -> str:
@@ -498,11 +498,6 @@ def benchmark(
         budget=Budget(max_evals=max_evals, max_cost=max_cost, max_seconds=max_seconds),
     )
     options = RunOptions(workers=workers, dask=dask, trial_timeout=trial_timeout)
-    call = (
-        f"hb.benchmark({list(names)!r}, {[s.label for s in spec.searchers]!r}, seeds={list(spec.seeds)!r}, "
-        + ", ".join(f"{k}={v!r}" for k, v in spec.budget.to_dict().items() if v is not None)
-        + f", name={name!r})"
-    )
     return run_experiment(
         spec,
         options,
@@ -512,5 +507,13 @@ def benchmark(
         task_objects=task_objects,
         progress=progress,
         on_trial=on_trial,
-        command=call,
+        command=_call_text(spec),
     )
+
+
+def _call_text(spec: BenchmarkSpec) -> str:
+    """The library call that made an experiment, as the report's Reproduce section shows it."""
+    budget = ", ".join(f"{k}={v!r}" for k, v in spec.budget.to_dict().items() if v is not None)
+    labels = [s.label for s in spec.searchers]
+    seeds = list(spec.seeds)
+    return f"hb.benchmark({list(spec.tasks)!r}, {labels!r}, seeds={seeds!r}, {budget}, name={spec.name!r})"

@@ -107,44 +107,9 @@ def regret_curves(
         for s in searchers:
             d = _clip_to_end(c[c["searcher"] == s].sort_values("x"), (ends or {}).get(axis, {}).get(s))
             plotted.append(d.assign(axis=axis))
-            ok = d["median"].notna().to_numpy()
-            if not ok.any():
+            if not d["median"].notna().any():
                 continue
-            x = d["x"].to_numpy(dtype=float)[ok]
-            med = np.maximum(d["median"].to_numpy(dtype=float)[ok], floor)
-            lo = np.maximum(d["median_lo"].to_numpy(dtype=float)[ok], floor)
-            hi = d["median_hi"].to_numpy(dtype=float)[ok]
-            hi = np.maximum(np.where(np.isfinite(hi), hi, med), floor)
-            n = int(d["n"].iloc[0])
-            xu, yu = _staircase(x, hi)
-            xl, yl = _staircase(x, lo)
-            visible = axis == axes[0]
-            fig.add_trace(
-                go.Scatter(
-                    x=np.r_[xu, xl[::-1]],
-                    y=np.r_[yu, yl[::-1]],
-                    fill="toself",
-                    fillcolor=_rgba(colors[s], 0.15),
-                    line={"width": 0},
-                    hoverinfo="skip",
-                    legendgroup=s,
-                    showlegend=False,
-                    visible=visible,
-                    name=s,
-                )
-            )
-            fig.add_trace(
-                go.Scatter(
-                    x=x,
-                    y=med,
-                    mode="lines",
-                    line={"color": colors[s], "width": 2, "shape": "hv"},
-                    name=s,
-                    legendgroup=s,
-                    visible=visible,
-                    hovertemplate=f"{s}<br>x=%{{x:.4g}}<br>median=%{{y:.4g}}<extra>{n} runs</extra>",
-                )
-            )
+            fig.add_traces(_band_and_median(d, s, colors[s], floor, visible=axis == axes[0]))
             owner += [axis, axis]
     buttons = [
         {
@@ -183,6 +148,29 @@ def regret_curves(
     cols = ["axis", "searcher", "x", "n", "median", "median_lo", "median_hi"]
     data = pd.concat(plotted, ignore_index=True) if plotted else pd.DataFrame(columns=cols)
     return with_data(fig, data[[c for c in cols if c in data]])
+
+
+def _band_and_median(d: pd.DataFrame, s: str, colour: str, floor: float, *, visible: bool) -> list[Any]:
+    """The 95% band (a filled staircase) and the median line of one searcher on one axis."""
+    go = _go()
+    ok = d["median"].notna().to_numpy()
+    x = d["x"].to_numpy(dtype=float)[ok]
+    med = np.maximum(d["median"].to_numpy(dtype=float)[ok], floor)
+    lo = np.maximum(d["median_lo"].to_numpy(dtype=float)[ok], floor)
+    hi = d["median_hi"].to_numpy(dtype=float)[ok]
+    hi = np.maximum(np.where(np.isfinite(hi), hi, med), floor)
+    n = int(d["n"].iloc[0])
+    xu, yu = _staircase(x, hi)
+    xl, yl = _staircase(x, lo)
+    band = go.Scatter(
+        x=np.r_[xu, xl[::-1]], y=np.r_[yu, yl[::-1]], fill="toself", fillcolor=_rgba(colour, 0.15),
+        line={"width": 0}, hoverinfo="skip", legendgroup=s, showlegend=False, visible=visible, name=s,
+    )  # fmt: skip
+    line = go.Scatter(
+        x=x, y=med, mode="lines", line={"color": colour, "width": 2, "shape": "hv"}, name=s, legendgroup=s,
+        visible=visible, hovertemplate=f"{s}<br>x=%{{x:.4g}}<br>median=%{{y:.4g}}<extra>{n} runs</extra>",
+    )  # fmt: skip
+    return [band, line]
 
 
 def _clip_to_end(d: pd.DataFrame, end: float | None) -> pd.DataFrame:
@@ -397,8 +385,13 @@ def cd_diagram(result: FriedmanResult, *, title: str | None = None) -> go.Figure
     fig.update_xaxes(visible=False, range=[left_x - label_room, right_x + label_room], fixedrange=True)
     fig.update_yaxes(visible=False, range=[y_bottom, 1.0], fixedrange=True)
     fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="closest")
+    return with_data(fig, _cd_data(result))
+
+
+def _cd_data(result: FriedmanResult) -> pd.DataFrame:
+    """What the CD diagram shows: average ranks, the CD, the groups not separated by it."""
     clique = {s: ";".join("+".join(c) for c in result.cliques if s in c) for s in result.searchers}
-    data = pd.DataFrame(
+    return pd.DataFrame(
         {
             "searcher": list(result.searchers),
             "average_rank": list(result.avg_ranks),
@@ -406,7 +399,6 @@ def cd_diagram(result: FriedmanResult, *, title: str | None = None) -> go.Figure
             "not_separated_from": [clique[s] for s in result.searchers],
         }
     )
-    return with_data(fig, data)
 
 
 def budget_allocation(alloc: pd.DataFrame, *, title: str, colors: dict[str, str] | None = None) -> go.Figure:
