@@ -45,10 +45,10 @@ from typing import Any
 import numpy as np
 
 from hpbench.budget import Budget
-from hpbench.executors import limit_threads
 from hpbench.registry import get_task, make_searcher
 from hpbench.runner import run_search, split_seed
 from hpbench.searchers.hyperband import hyperband_schedule
+from hpbench.threads import limit_process_threads
 from hpbench.trial import TrialStatus
 
 # label -> (registry name, parameters)
@@ -110,7 +110,7 @@ def cost_to_target(curve: RunCurve, target: float) -> float:
 def _run_all(jobs: list[tuple[str, str, int, float]], workers: int) -> dict[tuple[str, int], RunCurve]:
     """Whole runs in parallel processes (each run is sequential, so results do not depend on it)."""
     out: dict[tuple[str, int], RunCurve] = {}
-    with cf.ProcessPoolExecutor(max_workers=workers, initializer=limit_threads) as pool:
+    with cf.ProcessPoolExecutor(max_workers=workers, initializer=limit_process_threads) as pool:
         futures = {pool.submit(_one_run, *job): job for job in jobs}
         for fut in cf.as_completed(futures):
             _, label, seed, _ = futures[fut]
@@ -215,7 +215,7 @@ def continuation_table(task_name: str, cases: list[tuple[str, int]], workers: in
         return
     assert task.fidelity is not None
     jobs = [(task_name, name, eta, cont) for name, eta in cases for cont in (True, False)]
-    with cf.ProcessPoolExecutor(max_workers=workers, initializer=limit_threads) as pool:
+    with cf.ProcessPoolExecutor(max_workers=workers, initializer=limit_process_threads) as pool:
         results = dict(zip(jobs, pool.map(_schedule_run, *zip(*jobs))))
     print(f"\n## {task_name}: continuation vs retraining, same schedule (FFE; seconds measured)")
     head = f"{'schedule':<22} {'continue':>9} {'retrain':>9} {'saving':>7} {'closed form':>15}"

@@ -40,6 +40,8 @@ _LAZY = {
     "run_search": "hpbench.api",
     "register_task": "hpbench.registry",
     "register_searcher": "hpbench.registry",
+    "analyse": "hpbench.results.verdict",
+    "Analysis": "hpbench.results.verdict",
 }
 
 __all__ = [*_LAZY, "__version__"]

@@ -64,7 +64,11 @@ def _add_reading_commands(sub: Any) -> None:
 
     rep = sub.add_parser("report", help="write the self-contained HTML report, or every figure as files")
     rep.add_argument("--store", default=DEFAULT_STORE, help=store_help)
-    rep.add_argument("--experiment", help=exp_help)
+    which = rep.add_mutually_exclusive_group()
+    which.add_argument(
+        "--experiment", action="append", help="experiment to report (repeatable; default: the latest)"
+    )
+    which.add_argument("--all", action="store_true", help="every experiment of the store")
     rep.add_argument(
         "-o", "--output", default="results/report.html", help="HTML file (default: results/report.html)"
     )
@@ -99,7 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="searcher name with optional parameters, e.g. hyperband:eta=3 (repeatable)",
     )
     r.add_argument("--seeds", type=_positive_int, help="number of seeds, 0..N-1 (default 3)")
-    r.add_argument("--budget", type=_positive_float, help="cost budget per run in full-fidelity evaluations")
+    r.add_argument(
+        "--max-cost",
+        type=_positive_float,
+        help="cost per run in full-fidelity evaluations (no trial overruns it)",
+    )
+    r.add_argument(
+        "--budget", dest="budget_alias", type=_positive_float, help="deprecated alias of --max-cost"
+    )
     r.add_argument("--max-evals", type=_positive_int, help="evaluations per run")
     r.add_argument("--max-seconds", type=_positive_float, help="seconds of compute per run")
     r.add_argument(
@@ -146,8 +157,9 @@ def _cmd_run(a: argparse.Namespace) -> int:
             get_task(t)  # raises with a did-you-mean
     for s in a.searcher:
         get_searcher_class(parse_searcher(s).name)
+    max_cost = _max_cost(a)
     if a.spec:
-        if a.task or a.searcher or a.seeds is not None or a.budget or a.max_evals or a.max_seconds:
+        if a.task or a.searcher or a.seeds is not None or max_cost or a.max_evals or a.max_seconds:
             raise ValueError(
                 "run: give either a spec file or --task/--searcher/--seeds/budget flags, not both"
             )
@@ -159,11 +171,11 @@ def _cmd_run(a: argparse.Namespace) -> int:
             raise ValueError("run: rule 'at least one --task (or a spec file)' broken, got none")
         if not a.searcher:
             raise ValueError("run: rule 'at least one --searcher' broken, got none")
-        if a.max_evals is None and a.budget is None and a.max_seconds is None:
+        if a.max_evals is None and max_cost is None and a.max_seconds is None:
             raise ValueError(
-                "run: rule 'at least one of --max-evals, --budget, --max-seconds' broken, got none"
+                "run: rule 'at least one of --max-evals, --max-cost, --max-seconds' broken, got none"
             )
-        budget = Budget(max_evals=a.max_evals, max_cost=a.budget, max_seconds=a.max_seconds)
+        budget = Budget(max_evals=a.max_evals, max_cost=max_cost, max_seconds=a.max_seconds)
         searchers = tuple(parse_searcher(s) for s in a.searcher)
         seeds = seeds_from(3 if a.seeds is None else a.seeds)
         name = a.name or content_name(tuple(a.task), searchers, seeds)
@@ -205,6 +217,19 @@ def _cmd_run(a: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _max_cost(a: argparse.Namespace) -> float | None:
+    """``--max-cost``, or its deprecated alias ``--budget`` (with a note saying so)."""
+    if a.budget_alias is None:
+        return a.max_cost
+    if a.max_cost is not None and a.max_cost != a.budget_alias:
+        raise ValueError(
+            f"run: give --max-cost or its deprecated alias --budget, not both (got {a.max_cost:g} "
+            f"and {a.budget_alias:g})"
+        )
+    print("hpbench: note: --budget is deprecated; use --max-cost (same meaning)", file=sys.stderr)
+    return a.budget_alias
 
 
 def _cmd_list(a: argparse.Namespace) -> int:
@@ -307,26 +332,45 @@ def _cmd_export(a: argparse.Namespace) -> int:
 
 def _cmd_report(a: argparse.Namespace) -> int:
     from hpbench.results.report import report_figures, write_report
-    from hpbench.results.store import experiment_specs, load_results, load_runs
+    from hpbench.results.store import Store, experiment_specs, load_results, load_runs
 
     if a.figures:
         from hpbench.results.figures import check_export
 
         check_export(a.format)  # no browser: one line now, before the analysis runs
-    trials = load_results(a.store, a.experiment)
+
+    with Store(a.store, readonly=True) as store:
+        have = store.experiment_names()
+    names = have if a.all else (a.experiment or have[-1:])
+    unknown = [n for n in names if n not in have]
+    if unknown:
+        raise ValueError(f"--experiment: no experiment {unknown[0]!r} in {a.store!r} (have: {have})")
+    if not a.experiment and not a.all and len(have) > 1:
+        print(
+            f"hpbench: {len(have)} experiments in {a.store}; reporting the latest, {names[0]!r} "
+            "(--experiment NAME, repeatable, or --all for more)",
+            file=sys.stderr,
+        )
+    everything, all_runs = load_results(a.store), load_runs(a.store)
+    mine = everything["experiment"].isin(names)
+    trials = everything[mine]
     if trials.empty:
         raise ValueError(
-            f"--store: no trials in {a.store!r}" + (f" for {a.experiment!r}" if a.experiment else "")
+            f"--store: no trials in {a.store!r} for {', '.join(map(repr, names)) or 'any experiment'}"
         )
-    runs = load_runs(a.store, a.experiment)
+    # the other experiments' random-search evaluations of the same task versions feed the score's baseline
+    pool = everything[~mine].merge(all_runs[["run_id", "task_version"]], on="run_id")
+    runs = all_runs[all_runs["experiment"].isin(names)]
+    title = ", ".join(names)
     if a.figures:
         from hpbench.results.figures import export_figures
 
-        paths = export_figures(report_figures(trials, runs, title=a.experiment), a.figures, fmt=a.format)
+        figures = report_figures(trials, runs, title=title, pool_from=pool)
+        paths = export_figures(figures, a.figures, fmt=a.format)
         print(f"{len(paths)} figures ({a.format}, each with a .csv of its data) written to {a.figures}")
         return 0
-    specs = experiment_specs(a.store, a.experiment)
-    path = write_report(trials, runs, a.output, title=a.experiment, specs=specs)
+    specs = {n: sp for n, sp in experiment_specs(a.store).items() if n in names}
+    path = write_report(trials, runs, a.output, title=title, pool_from=pool, specs=specs)
     print(f"report written to {path}")
     return 0
 

@@ -24,7 +24,7 @@ import pandas as pd
 
 from hpbench import registry
 from hpbench.budget import Budget
-from hpbench.executors import Executor, ProcessPoolExecutor, make_executor
+from hpbench.executors import Executor, make_executor
 from hpbench.progress import ProgressDisplay, StopExperiment, TrialEvent
 from hpbench.registry import (
     get_searcher_class,
@@ -36,6 +36,7 @@ from hpbench.results.store import DEFAULT_STORE, Store, StoreError, load_results
 from hpbench.runner import RunState, drive, split_seed
 from hpbench.spec import BenchmarkSpec, RunOptions, SearcherSpec, seeds_from, spec_differences
 from hpbench.tasks.base import Task
+from hpbench.threads import one_thread
 
 __all__ = ["run_experiment", "benchmark", "ExperimentResult", "TrialEvent", "environment_versions"]
 
@@ -167,24 +168,13 @@ def run_experiment(
         for m in messages:
             say(m)
         runs, seeds = _prepare_runs(db, exp_id, spec, tasks, refs, extend=extend)
-        todo = [r for r in runs if not r.finished]
-        per_run = options.trials_per_run or (-(-executor.workers // max(1, len(todo))) if todo else 1)
         try:
-            for r in todo:
-                db.set_run_status(r.run_id, "running")  # type: ignore[arg-type]
-            # The driver's own numerics (GP fits) get one BLAS thread when trials run in
-            # worker processes, so they don't fight the workers for the cores.
-            limits = _driver_thread_limit(executor.workers if options.dask is None and options.workers else 0)
+            todo = [r for r in runs if not r.finished]
             display = ProgressDisplay(todo, seeds, bar=progress, callback=on_trial)
-            try:
-                with limits, display as hook:
-                    scope = None if cache else exp_id
-                    drive(todo, executor, store=db, trials_per_run=per_run,
-                          trial_timeout=options.trial_timeout, cache_scope=scope, on_trial=hook)  # fmt: skip
-            except StopExperiment as stop:
-                say(f"experiment {name!r} stopped by on_trial ({stop}); the same call resumes it")
-                return ExperimentResult(name, path, existing, messages, stopped=True)
-            _close_runs(db, todo, say)
+            _drive_runs(db, runs, executor, options, None if cache else exp_id, display, say)
+        except StopExperiment as stop:
+            say(f"experiment {name!r} stopped by on_trial ({stop}); the same call resumes it")
+            return ExperimentResult(name, path, existing, messages, stopped=True)
         except sqlite3.Error as exc:
             # Disk full, file made read-only...: every trial committed so far is kept.
             n = sum(len(r.records) for r in runs)
@@ -199,8 +189,35 @@ def run_experiment(
             db.close()
 
 
-def _close_runs(db: Store, todo: Sequence[RunState], say: Callable[[str], None]) -> None:
-    """Each driven run's final status: finished, or failed with its searcher's error."""
+def _drive_runs(
+    db: Store,
+    runs: Sequence[RunState],
+    executor: Executor,
+    options: RunOptions,
+    cache_scope: int | None,
+    display: ProgressDisplay,
+    say: Callable[[str], None],
+) -> None:
+    """Drive the unfinished runs to their end and store each one's final status."""
+    todo = [r for r in runs if not r.finished]
+    per_run = options.trials_per_run or (
+        1 if len(todo) >= executor.workers else -(-executor.workers // max(1, len(todo)))
+    )
+    for r in todo:
+        db.set_run_status(r.run_id, "running")  # type: ignore[arg-type]
+    # The driver's own numerics (GP fits) get one BLAS thread when trials run in
+    # worker processes, so they don't fight the workers for the cores.
+    limits = _driver_thread_limit(executor.capabilities.local_processes)
+    with limits, display as on_trial:
+        drive(
+            todo,
+            executor,
+            store=db,
+            trials_per_run=per_run,
+            trial_timeout=options.trial_timeout,
+            cache_scope=cache_scope,
+            on_trial=on_trial,
+        )
     for r in todo:
         if r.error is not None:
             say(f"run {r.run_id} ({r.task.name}, {r.label}) failed, its other trials kept: {r.error}")
@@ -343,7 +360,7 @@ def _task_ref(name: str, task: Task, task_objects: Mapping[str, Task], executor:
     """What workers get: a registry name they can rebuild themselves, else the Task object."""
     if name not in task_objects and _rebuildable_by_name(name):
         return name
-    if isinstance(executor, ProcessPoolExecutor):
+    if executor.capabilities.pickles_tasks:
         try:
             pickle.dumps(task)
         except Exception as exc:  # noqa: BLE001 - any pickling failure means the same to the user
@@ -384,6 +401,7 @@ def _prepare_runs(
                     task_info={
                         "optimum": task.optimum,
                         "fidelity": None if task.fidelity is None else task.fidelity.to_dict(),
+                        "space": task.space.to_dict(),
                     },
                     searcher=s.label,
                     searcher_name=s.name,
@@ -418,9 +436,7 @@ def _prepare_runs(
 def _driver_thread_limit(local_workers: int) -> Any:
     if local_workers < (os.cpu_count() or 1):
         return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(1)
+    return one_thread()
 
 
 def benchmark(

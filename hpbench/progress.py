@@ -57,14 +57,14 @@ class TrialEvent:
 
 def budget_used(run: Any) -> dict[str, tuple[float, float]]:
     """unit -> (used, limit) for each limit of the run's budget (``evals``, ``cost``, ``s``)."""
-    b = run.budget
+    b, ledger = run.limits, run.ledger
     out = {}
     if b.max_evals is not None:
         out["evals"] = (float(len(run.records)), float(b.max_evals))
     if b.max_cost is not None:
-        out["cost"] = (float(run.cost_committed), float(b.max_cost))
+        out["cost"] = (float(ledger.spent), float(b.max_cost))
     if b.max_seconds is not None:
-        out["s"] = (float(run.seconds), float(b.max_seconds))
+        out["s"] = (float(ledger.seconds), float(b.max_seconds))
     return out
 
 

@@ -28,17 +28,11 @@ from typing import Any, Union
 
 import numpy as np
 
+from hpbench.checks import check_float, is_real
+
 __all__ = ["Float", "Int", "Categorical", "Param", "SearchSpace", "Fidelity"]
 
 _Scalar = Union[bool, int, float, str]
-
-
-def _check_number(owner: str, pname: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{owner}: '{pname}' must be a number, got {value!r}")
-    if not math.isfinite(float(value)):
-        raise ValueError(f"{owner}: '{pname}' must be finite, got {value!r}")
-    return float(value)
 
 
 def _normalise_condition(owner: str, active_if: Any) -> tuple[str, tuple[_Scalar, ...]] | None:
@@ -75,8 +69,8 @@ class _Numeric:
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
-        low = _check_number(owner, "low", self.low)
-        high = _check_number(owner, "high", self.high)
+        low = check_float(owner, "low", self.low)
+        high = check_float(owner, "high", self.high)
         if not isinstance(self.log, bool):
             raise TypeError(f"{owner}: 'log' must be True or False, got {self.log!r}")
         if not low < high:
@@ -120,7 +114,7 @@ class Float(_Numeric):
     kind = "float"
 
     def validate(self, name: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        if not is_real(value):
             raise TypeError(f"parameter '{name}': must be a number, got {value!r}")
         v = float(value)
         if not (self.low <= v <= self.high):
@@ -167,7 +161,7 @@ class Int(_Numeric):
         return low - 0.5, high + 0.5
 
     def validate(self, name: str, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)):
+        if not is_real(value):
             raise TypeError(f"parameter '{name}': must be an integer, got {value!r}")
         if isinstance(value, (float, np.floating)) and not float(value).is_integer():
             raise TypeError(f"parameter '{name}': must be an integer, got {value!r}")
@@ -282,11 +276,9 @@ def _param_from_dict(name: str, d: Any) -> Param:
 
 @dataclass(frozen=True)
 class Fidelity:
-    """A budget axis such as epochs or boosting rounds, from ``low`` to ``high``.
+    """A fidelity axis (epochs, boosting rounds) from ``low`` to ``high``; see ``cost``.
 
-    One evaluation at ``high`` costs 1 full-fidelity equivalent; continuing from
-    budget ``a`` to ``b`` costs ``(b - a) / high``.
-    """
+    A value on it is a *fidelity level* (the ``budget`` a task trains to)."""
 
     name: str
     low: float
@@ -296,8 +288,8 @@ class Fidelity:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"Fidelity: 'name' must be a non-empty string, got {self.name!r}")
-        low = _check_number("Fidelity", "low", self.low)
-        high = _check_number("Fidelity", "high", self.high)
+        low = check_float("Fidelity", "low", self.low)
+        high = check_float("Fidelity", "high", self.high)
         if not low > 0:
             raise ValueError(f"Fidelity: rule 'low > 0' broken, got low={self.low!r}")
         if not low < high:
@@ -310,7 +302,7 @@ class Fidelity:
             object.__setattr__(self, "high", int(high))
 
     def validate(self, budget: Any) -> float:
-        if isinstance(budget, bool) or not isinstance(budget, (int, float, np.integer, np.floating)):
+        if not is_real(budget):
             raise TypeError(f"budget: must be a number of {self.name}, got {budget!r}")
         b = float(budget)
         if not (self.low <= b <= self.high) or (self.integer and not b.is_integer()):
@@ -320,9 +312,14 @@ class Fidelity:
             )
         return int(b) if self.integer else b
 
-    def cost(self, budget: float, start: float = 0.0) -> float:
-        """Cost in full-fidelity equivalents of training from ``start`` to ``budget``."""
-        return (float(budget) - float(start)) / float(self.high)
+    def cost(self, budget: float, start: float = 0.0, overhead: float = 0.0) -> float:
+        """Full-fidelity equivalents of training from level ``start`` to ``budget``: the cost model.
+
+        Affine: a fixed overhead ``c0`` (``Task.overhead``, fidelity units) per trial, so going
+        from ``a`` to ``b`` costs ``(b - a + c0) / (high + c0)``; ``high`` from scratch costs 1.
+        """
+        c0 = float(overhead)
+        return (float(budget) - float(start) + c0) / (float(self.high) + c0)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "low": self.low, "high": self.high, "integer": self.integer}

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from hpbench.budget import Budget
+from hpbench.checks import is_integer, is_real
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -136,7 +137,7 @@ class BenchmarkSpec:
         if not self.seeds:
             raise ValueError("seeds: rule 'at least one seed' broken, got none")
         for s in self.seeds:
-            if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+            if not is_integer(s) or s < 0:
                 raise ValueError(f"seeds: rule 'non-negative integers' broken, got {s!r}")
         for label, what in (
             ([t for t in self.tasks], "tasks"),
@@ -170,13 +171,13 @@ class RunOptions:
 
     def __post_init__(self) -> None:
         w = self.workers
-        if isinstance(w, bool) or not isinstance(w, int) or w < 0:
+        if not is_integer(w) or w < 0:
             raise ValueError(f"workers: rule 'integer >= 0 (0 = in-process)' broken, got {w!r}")
         t = self.trial_timeout
-        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not t > 0):
+        if t is not None and (not is_real(t) or not t > 0):
             raise ValueError(f"trial_timeout: rule 'seconds > 0' broken, got {t!r}")
         k = self.trials_per_run
-        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+        if k is not None and (not is_integer(k) or k < 1):
             raise ValueError(f"trials_per_run: rule 'integer >= 1' broken, got {k!r}")
         if self.dask is not None and not isinstance(self.dask, str):
             raise TypeError(f"dask: must be an address string, got {self.dask!r}")

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from hpbench.checks import is_real
+
 __all__ = ["TrialStatus", "Suggestion", "Evaluation", "TrialRecord"]
 
 
@@ -64,7 +66,7 @@ class Evaluation:
 
     def __post_init__(self) -> None:
         obj = self.objective
-        if isinstance(obj, bool) or not isinstance(obj, (int, float)):
+        if not is_real(obj):
             try:
                 obj = float(obj)  # numpy / torch scalars
             except (TypeError, ValueError):

@@ -1,17 +1,19 @@
-"""Shared fixtures: a mixed search space with a conditional parameter, and a task on it."""
+"""Shared fixtures: a mixed search space with a conditional parameter, a task on it, a scripted searcher."""
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hpbench.space import Categorical, Float, Int, SearchSpace
+from hpbench.searchers.base import Searcher
+from hpbench.space import Categorical, Fidelity, Float, Int, SearchSpace
 from hpbench.tasks.base import FunctionTask
+from hpbench.trial import Suggestion
 
 
 def mixed_space() -> SearchSpace:
@@ -49,3 +51,29 @@ def sha256(path: str | Path) -> str | None:
 @pytest.fixture
 def space() -> SearchSpace:
     return mixed_space()
+
+
+class Scripted(Searcher):
+    """Proposes a fixed list of (config, budget, continue_from), then is finished."""
+
+    name = "scripted"
+
+    def __init__(
+        self,
+        *,
+        space: SearchSpace,
+        fidelity: Fidelity | None = None,
+        seed: int = 0,
+        script: Sequence[tuple[Mapping[str, Any], float | None, int | None]] = (),
+    ) -> None:
+        super().__init__(space=space, fidelity=fidelity, seed=seed)
+        self.script = list(script)
+
+    def _ask(self, trial_id: int) -> Suggestion | None:
+        if trial_id >= len(self.script):
+            return None
+        config, budget, continue_from = self.script[trial_id]
+        return Suggestion(trial_id, config, budget, continue_from)
+
+    def is_finished(self) -> bool:
+        return self._next_id >= len(self.script)

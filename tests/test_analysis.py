@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -108,16 +109,19 @@ def test_cost_grid_is_shared_and_short_runs_carry_their_incumbent_forward():
     assert best_of(traj, 2) == [5, 4, 3, 0.5]
 
 
-def test_time_axis_is_seconds_since_the_runs_first_start_without_interpolation():
+def test_time_axis_is_the_runs_own_compute_seconds_without_interpolation():
+    # 2 s and 4 s of compute (overlapping in wall time) plus 0.5 s of searcher time on the second
     tr = make_trials(
         [
             {"objective": 3.0, "started": 100.0, "finished": 102.0},
-            {"objective": 1.0, "started": 101.0, "finished": 105.0},
+            {"objective": 1.0, "started": 101.0, "finished": 105.0, "searcher_seconds": 0.5},
         ]
     )
     traj = an.trajectories(tr, axis="time", n_points=4)
-    assert np.allclose(traj["x"], [2, 3, 4, 5])
+    assert np.allclose(traj["x"], np.linspace(2, 6.5, 4))  # not wall time since the first start (5 s)
     assert best_of(traj) == [3, 3, 3, 1]  # held, not interpolated towards 1
+    stored = an.trajectories(tr.assign(seconds=[10.0, 1.0]), axis="time", n_points=2)
+    assert np.allclose(stored["x"], [10, 11.5])  # a stored 'seconds' (simulated compute) wins
 
 
 def test_evaluation_grid_is_capped():
@@ -160,8 +164,8 @@ def test_regret_reference_is_the_optimum_or_the_best_found():
         ]
     )
     refs = an.regret_references(tr)
-    assert refs.loc["known"].tolist() == [0.5, "known optimum"]
-    assert refs.loc["unknown"].tolist() == [1.2, "best found"]
+    assert refs.loc["known"].tolist() == [0.5, "known optimum", "objective"]
+    assert refs.loc["unknown"].tolist() == [1.2, "best found", "objective"]
     assert refs.loc["failed", "source"] == "none"
     traj = an.add_regret(an.trajectories(tr[tr["task"] == "known"]), refs)
     assert traj["regret"].tolist() == [2.5, 1.5]
@@ -170,44 +174,21 @@ def test_regret_reference_is_the_optimum_or_the_best_found():
 # --- bootstrap and aggregation ------------------------------------------------------------------
 
 
-def test_bootstrap_point_statistics_and_bounds():
-    y = np.array([[1.0, 5.0], [2.0, 5.0], [3.0, 5.0]])
-    r = an.bootstrap_ci(y, n_boot=200, seed=1)
-    assert np.allclose(r["median"], [2, 5]) and np.allclose(r["mean"], [2, 5])
-    assert np.allclose(r["q25"], [1.5, 5]) and np.allclose(r["q75"], [2.5, 5])
-    # a constant column has a zero-width interval; others stay inside the data range
-    assert r["median_lo"][1] == r["median_hi"][1] == 5
-    assert 1 <= r["median_lo"][0] <= 2 <= r["median_hi"][0] <= 3
-    assert 1 <= r["mean_lo"][0] < 2 < r["mean_hi"][0] <= 3
-
-
-def test_bootstrap_is_seeded_and_matches_scipy_percentile_bootstrap():
-    rng = np.random.default_rng(0)
-    x = rng.normal(0.0, 1.0, size=60)
-    a = an.bootstrap_ci(x[:, None], n_boot=4000, seed=3)
-    b = an.bootstrap_ci(x[:, None], n_boot=4000, seed=3)
-    assert a["mean_lo"][0] == b["mean_lo"][0]
-    ref = stats.bootstrap((x,), np.mean, n_resamples=4000, method="percentile", random_state=5)
-    assert abs(a["mean_lo"][0] - ref.confidence_interval.low) < 0.05
-    assert abs(a["mean_hi"][0] - ref.confidence_interval.high) < 0.05
-
-
-def test_bootstrap_treats_missing_incumbents_as_worst():
+def test_aggregate_median_interval_and_missing_runs_as_worst():
     y = np.array([[1.0, 1.0], [2.0, NAN], [NAN, NAN]])
-    r = an.bootstrap_ci(y, n_boot=100)
-    assert r["median"][0] == 2.0  # NaN ranks last: median of (1, 2, worst)
-    assert math.isnan(r["median"][1])  # two of three runs have no incumbent
-    assert math.isnan(r["mean"][0])
-    assert r["n_valid"].tolist() == [2, 1]
-
-
-def test_bootstrap_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="confidence"):
-        an.bootstrap_ci(np.ones((2, 2)), confidence=1.5)
-    with pytest.raises(ValueError, match="n_boot"):
-        an.bootstrap_ci(np.ones((2, 2)), n_boot=0)
-    with pytest.raises(ValueError, match="shape"):
-        an.bootstrap_ci(np.ones(3))
+    frame = pd.DataFrame(
+        [
+            {"task": "t", "searcher": "s", "run_id": r, "x": float(g), "regret": y[r, g]}
+            for r in range(3)
+            for g in range(2)
+        ]
+    )
+    agg = an.aggregate(frame).sort_values("x")
+    assert agg["median"].tolist()[0] == 2.0  # NaN ranks last: median of (1, 2, worst)
+    assert math.isnan(agg["median"].tolist()[1])  # two of three runs have no result
+    assert agg["median_lo"].tolist()[0] == 1.0 and math.isnan(agg["median_hi"].tolist()[0])  # [min, max]
+    assert agg["coverage"].tolist() == [0.75, 0.75] and agg["n_valid"].tolist() == [2, 1]
+    assert math.isnan(agg["mean"].tolist()[0])
 
 
 def test_aggregate_one_row_per_task_searcher_and_grid_point():
@@ -215,13 +196,10 @@ def test_aggregate_one_row_per_task_searcher_and_grid_point():
         run_rows([3, 1], run_id=1) + run_rows([5, 2], run_id=2, seed=1) + run_rows([4, 4], run_id=3, seed=2)
     )
     traj = an.add_regret(an.trajectories(tr), an.regret_references(tr))  # reference = best found = 1
-    agg = an.aggregate(traj, n_boot=50)
+    agg = an.aggregate(traj)
     assert agg["x"].tolist() == [1, 2]
     assert agg["median"].tolist() == [3, 1]  # regrets (2, 4, 3) then (0, 1, 3)
     assert agg["n"].tolist() == [3, 3]
-
-
-# --- normalised score ---------------------------------------------------------------------------
 
 
 def _final_frame(task_rows: dict[str, dict[str, list[float]]], optimum: float = 0.0) -> pd.DataFrame:
@@ -244,23 +222,38 @@ def _final_frame(task_rows: dict[str, dict[str, list[float]]], optimum: float = 
     return make_trials(rows).assign(trial=0, finished=1.0, started=0.0)
 
 
-def test_normalised_score_zero_at_random_median_one_at_optimum():
-    tr = _final_frame({"t": {"random": [4.0, 2.0, 6.0], "gp": [1.0, 4.0, 8.0]}})
-    refs = an.regret_references(tr)
-    ns = an.normalised_scores(an.trajectories(tr), refs)
-    assert ns.baseline == "random"
-    sc = ns.per_run[ns.per_run["searcher"] == "gp"].sort_values("seed")["score"].tolist()
-    assert np.allclose(sc, [0.75, 0.0, -1.0])  # 1 - best / median(random) with median = 4
+# --- normalised score ---------------------------------------------------------------------------
+
+
+def test_random_baseline_is_the_pooled_median_best_of_n():
+    # 4 pooled random evaluations 1 < 2 < 3 < 4: the best of n draws with replacement is the
+    # i-th smallest with probability ((5-i)/4)^n - ((4-i)/4)^n; its median for n = 2 is 2
+    # (P(best = 1) = 7/16 < 1/2 <= 7/16 + 5/16), for n = 1 the pooled median (2), for n = 3 it is 1.
+    tr = make_trials(run_rows([4.0, 2.0, 3.0, 1.0]))
+    pool = an.random_pools(tr, tr["objective"])["t"]
+    assert pool.from_random
+    assert pool.base(np.array([1.0, 2.0, 3.0, 0.0])).tolist()[:3] == [2.0, 2.0, 1.0]
+    assert math.isnan(pool.base(np.array([0.0]))[0])
+    # against an independent simulation of the same rule
+    rng = np.random.default_rng(0)
+    draws = rng.integers(0, 4, size=(20000, 2))
+    sim = np.median(np.array([4.0, 2.0, 3.0, 1.0])[draws].min(axis=1))
+    assert sim == 2.0
+
+
+def test_scores_clip_at_one_random_guess_and_missing_counts_as_the_clip():
+    from hpbench.results.scores import score_values
+
+    s = score_values(np.array([0.0, 1.0, 2.0, 100.0, NAN]), ref=0.0, base=np.array(1.0), clip=3.0)
+    assert np.allclose(s, [1.0, 0.0, -1.0, -2.0, -2.0])
 
 
 def test_normalised_score_falls_back_without_random_and_says_so():
     tr = _final_frame({"t": {"a": [1.0, 3.0], "b": [2.0, 5.0]}})
-    ns = an.normalised_scores(an.trajectories(tr), an.regret_references(tr))
-    assert ns.baseline is None and "No 'random'" in ns.note
-    # median of all four runs = 2.5
-    assert np.allclose(
-        ns.per_run.sort_values("run_id")["score"], [1 - 1 / 2.5, 1 - 3 / 2.5, 1 - 2 / 2.5, 1 - 5 / 2.5]
-    )
+    pools = an.random_pools(tr, tr["objective"])
+    assert not pools["t"].from_random  # every searcher's evaluations pooled instead
+    a = an.analyse(tr)
+    assert "No 'random' searcher on t" in a.score_note
 
 
 # --- average rank -------------------------------------------------------------------------------
@@ -277,7 +270,9 @@ def test_average_rank_ties_missing_and_budget_fraction():
             rows.append(
                 {"task": "t", "searcher": s, "seed": seed, "run_id": seed * 10 + ord(s), "x": x, "best": y}
             )
-    rk = an.average_rank(pd.DataFrame(rows), n_points=3).set_index(["searcher", "fraction"])["rank"]
+    rk = an.average_rank(pd.DataFrame(rows), value="best", n_points=3).set_index(["searcher", "fraction"])[
+        "rank"
+    ]
     # x=1: seed0 A1 B2.5 C2.5, seed1 C1 B2 A3 (missing = worst); x=2: seed0 B1 A2 C3, seed1 A,C 1.5 B3
     assert rk[("A", 0.5)] == pytest.approx(2.0) and rk[("B", 0.5)] == pytest.approx(2.25)
     assert rk[("C", 0.5)] == pytest.approx(1.75)
@@ -317,7 +312,8 @@ def test_final_runs_and_table():
     assert tb["median"] == 2.0 and tb["mean"] == 2.0
     assert tb["q25"] == 1.5 and tb["q75"] == 2.5
     assert tb["sem"] == pytest.approx(1 / math.sqrt(3))
-    assert tb["n_runs"] == 3 and tb["n_failed"] == 1
+    assert tb["n_runs"] == 3 and tb["n_with_result"] == 3 and tb["n_failed"] == 1
+    assert (tb["lo"], tb["hi"], tb["coverage"]) == (1.0, 3.0, 0.75)  # [min, max] at 3 runs
 
 
 def test_holm_by_hand():
@@ -331,7 +327,15 @@ def test_holm_by_hand():
 def _final(values: dict[str, dict[int, float]], task: str = "t") -> pd.DataFrame:
     return pd.DataFrame(
         [
-            {"task": task, "searcher": s, "seed": k, "run_id": hash((s, k)), "best": v, "regret": v}
+            {
+                "task": task,
+                "searcher": s,
+                "seed": k,
+                "run_id": hash((s, k)),
+                "best": v,
+                "regret": v,
+                "value": v,
+            }
             for s, d in values.items()
             for k, v in d.items()
         ]  # fmt: skip
@@ -342,16 +346,26 @@ def test_pairwise_paired_wilcoxon_exact_p():
     a = {k: float(k) for k in range(6)}
     b = {k: float(k) + 0.5 + k for k in range(6)}  # all differences negative and distinct
     res = an.pairwise_tests(_final({"a": a, "b": b})).iloc[0]
-    assert res["test"] == "wilcoxon"
+    assert res["test"] == an.PAIRED_TEST and res["n"] == 6
     assert res["p_value"] == pytest.approx(2 / 2**6)  # exact two-sided: only the all-negative sign pattern
     assert res["better"] == "a" and res["significant"]
 
 
-def test_pairwise_unpaired_mann_whitney_exact_p():
-    res = an.pairwise_tests(_final({"a": {0: 1.0, 1: 2.0, 2: 3.0}, "b": {3: 4.0, 4: 5.0, 5: 6.0}})).iloc[0]
-    assert res["test"] == "mann-whitney"
-    assert res["p_value"] == pytest.approx(2 / math.comb(6, 3))  # = 0.1
-    assert not res["significant"]
+def test_pairwise_pairs_by_seed_only_and_a_missing_result_is_worst():
+    # b has no result on seeds 0 and 1 (NaN); the test stays paired and counts them as b's losses
+    a = {k: 2.0 for k in range(6)}
+    b = {0: NAN, 1: NAN, 2: 1.0, 3: 3.0, 4: 3.5, 5: 4.0}
+    res = an.pairwise_tests(_final({"a": a, "b": b})).iloc[0]
+    assert res["n"] == 6 and res["n_a_result"] == 6 and res["n_b_result"] == 4
+    # differences a - b: -inf, -inf, +1, -1, -1.5, -2 -> |d| ranks 5.5, 5.5, 1.5, 1.5, 3, 4; T+ = 1.5
+    assert res["statistic"] == 1.5
+    ref = stats.wilcoxon(
+        [-1e9, -1e9, 1.0, -1.0, -1.5, -2.0], method=stats.PermutationMethod(n_resamples=10**4)
+    )
+    assert res["p_value"] == pytest.approx(ref.pvalue)
+    assert res["better"] == "a" and res["a12"] == pytest.approx((2 + 3 + 0.5 * 0) / 6 + 0 / 6, abs=0.5)
+    only_common = an.pairwise_tests(_final({"a": {0: 1.0, 1: 2.0}, "b": {1: 3.0, 2: 4.0}})).iloc[0]
+    assert only_common["n"] == 1  # seeds 0 and 2 ran for one searcher only: not paired
 
 
 def test_pairwise_holm_applies_within_task():
@@ -388,7 +402,7 @@ def test_friedman_by_hand_and_against_scipy():
     for t in range(4):
         vals.update({("A", t): 1.0 + t, ("B", t): 2.0 + t + 0.1 * t, ("C", t): 5.0 + t})
     fr_df = pd.concat([_final({s: {0: v}}, task=f"t{t}") for (s, t), v in vals.items()])
-    res = an.friedman_nemenyi(fr_df)
+    res = an.friedman_ranks(fr_df)
     assert res is not None and res.blocks == "task"
     assert res.searchers == ("A", "B", "C") and res.avg_ranks == (1.0, 2.0, 3.0)
     assert res.statistic == pytest.approx(8.0)  # 12*4/(3*4) * (1+4+9 - 3*16/4)
@@ -400,10 +414,10 @@ def test_friedman_by_hand_and_against_scipy():
 
 
 def test_friedman_needs_two_searchers_and_blocks():
-    assert an.friedman_nemenyi(_final({"a": {0: 1.0, 1: 2.0}})) is None
+    assert an.friedman_ranks(_final({"a": {0: 1.0, 1: 2.0}})) is None
     one_task = _final({"a": {0: 1.0, 1: 2.0}, "b": {0: 2.0, 1: 3.0}})
-    res = an.friedman_nemenyi(one_task)
-    assert res is not None and res.blocks == "task-seed" and res.n_blocks == 2
+    res = an.friedman_ranks(one_task)
+    assert res is not None and res.blocks == "seed" and res.n_blocks == 2
 
 
 # --- workers, budget, configurations ------------------------------------------------------------
@@ -466,3 +480,16 @@ def test_param_scales_and_configuration_sampling():
     assert conf["objective"].min() == tr["objective"].min()
     with pytest.raises(ValueError, match="max_per_searcher"):
         an.configurations(tr, max_per_searcher=0)
+
+
+def test_param_scales_read_the_stored_space_and_guess_only_without_it():
+    rng = np.random.default_rng(1)
+    tr = make_trials(run_rows(list(rng.random(50)))).assign(
+        **{"param.lr": rng.uniform(0.01, 0.05, 50), "param.k": rng.integers(1, 4, 50)}
+    )
+    cols = ["param.lr", "param.k"]
+    assert an.param_scales(tr, cols) == {"param.lr": "linear", "param.k": "linear"}  # guessed from values
+    space = {"lr": {"type": "float", "low": 0.01, "high": 0.05, "log": True}, "k": {"type": "categorical"}}
+    assert an.param_scales(tr, cols, space) == {"param.lr": "log", "param.k": "category"}
+    runs = pd.DataFrame({"task": ["t", "old"], "task_info": [json.dumps({"space": space}), "{}"]})
+    assert an.task_spaces(runs) == {"t": space}  # old stores have no space: the guess stays

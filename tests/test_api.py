@@ -154,10 +154,13 @@ def test_content_names_are_stable_valid_and_leave_out_the_budget():
 
 
 class _Run:
+    """What the progress display reads of a ``RunState``."""
+
     def __init__(self, task, label, best, n, budget, cost=0.0):
         self.task = type("T", (), {"name": task})()
-        self.label, self.best, self.records, self.budget = label, best, [None] * n, budget
-        self.cost_committed, self.seconds, self.finished = cost, 0.0, False
+        self.label, self.best, self.records, self.limits = label, best, [None] * n, budget
+        self.ledger = type("L", (), {"spent": cost, "seconds": 0.0})()
+        self.finished = False
 
 
 def test_progress_shows_budget_in_its_unit_trials_and_the_leader_per_task():

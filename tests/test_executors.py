@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from hpbench.executors import InProcessExecutor, ProcessPoolExecutor, TrialJob, WorkerDied, make_executor
+from hpbench.executors import InProcessExecutor, TrialJob, WorkerDied, WorkerPool, make_executor
 from hpbench.experiment import benchmark, run_experiment
 from hpbench.spec import BenchmarkSpec, RunOptions, parse_searcher
 
@@ -80,7 +80,7 @@ def _key(df: pd.DataFrame) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------------- pool
 def test_pool_runs_jobs_on_its_processes_and_records_times() -> None:
-    pool = ProcessPoolExecutor(2)
+    pool = WorkerPool(2)
     try:
         t0 = time.time()
         futs = [pool.submit(TrialJob("branin", {"x1": 1.0 * i, "x2": 2.0}, None, 0)) for i in range(6)]
@@ -96,7 +96,7 @@ def test_pool_runs_jobs_on_its_processes_and_records_times() -> None:
 
 
 def test_pool_worker_death_fails_only_its_trial(tasks_module: Any, tmp_path: Path) -> None:
-    pool = ProcessPoolExecutor(2)
+    pool = WorkerPool(2)
     try:
         os.environ["HPB_SLEEP"] = "3"
         doomed = pool.submit(TrialJob(tasks_module.pid_sleep, {"x": 0.1}, None, 0))
@@ -117,7 +117,7 @@ def test_pool_worker_death_fails_only_its_trial(tasks_module: Any, tmp_path: Pat
 
 def test_shutdown_cancel_kills_workers(tasks_module: Any) -> None:
     os.environ["HPB_SLEEP"] = "30"
-    pool = ProcessPoolExecutor(1)
+    pool = WorkerPool(1)
     try:
         fut = pool.submit(TrialJob(tasks_module.pid_sleep, {"x": 0.1}, None, 0))
         time.sleep(0.5)
@@ -295,3 +295,23 @@ def test_sigint_stops_cleanly_and_closes_the_cluster(tasks_module: Any, tmp_path
     df = load_results(tmp_path / "s.db")
     assert 0 < len(df) < 100 and (df.status == "ok").all()
     assert (load_runs(tmp_path / "s.db").status != "finished").all()
+
+
+def test_dask_executor_restores_global_state_at_shutdown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dask's configuration and MALLOC_TRIM_THRESHOLD_ change for the executor's lifetime only."""
+    import dask
+    import distributed  # noqa: F401 - its defaults in dask's config
+
+    from hpbench.executors import DaskExecutor
+
+    keys = ["distributed.scheduler.allowed-failures", "distributed.worker.profile.enabled"]
+    before = [dask.config.get(k) for k in keys]
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "12345")
+    ex = DaskExecutor("local:1")
+    try:
+        assert [dask.config.get(k) for k in keys] == [0, False]
+        assert ex.capabilities.pickles_tasks is False and ex.workers == 1
+    finally:
+        ex.shutdown()
+    assert [dask.config.get(k) for k in keys] == before
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "12345"

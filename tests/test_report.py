@@ -68,7 +68,8 @@ def synthetic(
                             "cached": False,
                             "continue_from": NAN,
                             "optimum": opt,
-                            "metric.test_loss": obj + 0.01,
+                            # like the real tasks: synthetic ones (known optimum) report no test loss
+                            "metric.test_loss": obj + 0.01 if np.isnan(opt) else NAN,
                             "param.C": 10 ** rng.uniform(-3, 3, n),
                             "param.gamma": 10 ** rng.uniform(-4, 0, n),
                         }
@@ -385,3 +386,31 @@ def test_reproduce_section_shows_the_command_and_a_spec_file_that_loads_back(tmp
     text = html.unescape((tmp_path / "r.html").read_text(encoding="utf-8"))
     section = text[text.index('id="reproduce"') : text.index('id="provenance"')]
     assert "hpbench run --task branin-mf" in section and "[budget]" in section and "eta = 2" in section
+
+
+def test_report_summary_states_the_verdict_from_the_analysis(report):
+    text = html.unescape(report.read_text(encoding="utf-8"))
+    summary = text[text.index('id="summary"') : text.index('id="task-0"')]
+    trials, runs = synthetic()
+    from hpbench.results.verdict import analyse
+
+    a = analyse(trials, runs)
+    assert a.verdict.headline() in summary  # "Overall winner: NAME" or "No clear winner"
+    assert "\x00" not in text  # winning cells are marked by their class, not by an in-band prefix
+    assert re.search(r'<td class="(win|lead)">', text)
+    raw = report.read_text(encoding="utf-8")
+    shown = text + json.dumps(json.loads(_block(raw, "hpb-figures")), ensure_ascii=False)  # figures too
+    assert "band = median's interval ([min, max]: 75% at 3 runs)" in shown  # the coverage it really has
+    assert "runs with a result" in summary and "Warnings" in summary  # failed trials: a run may miss
+
+
+def test_report_keeps_experiments_with_different_budgets_apart(tmp_path):
+    small = {"seeds": 2, "n": 8, "searchers": ("random", "gp-ei"), "tasks": (("branin", 0.397887, NAN),)}
+    t1, r1 = synthetic(**small)
+    t2, r2 = synthetic(**small)
+    t2, r2 = t2.assign(experiment="other", run_id=t2["run_id"] + 1000), r2.assign(experiment="other")
+    r2 = r2.assign(run_id=r2["run_id"] + 1000, budget=json.dumps({"max_evals": 10}))
+    both = write_report(pd.concat([t1, t2]), pd.concat([r1, r2]), tmp_path / "r.html")
+    text = html.unescape(both.read_text(encoding="utf-8"))
+    assert "Experiments with another budget" in text and "Experiment(s) other" in text
+    assert "<title>hpbench report: exp</title>" in text  # the main comparison is one budget only

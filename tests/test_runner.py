@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Scripted
 
 import hpbench as hb
 from hpbench.budget import Budget
-from hpbench.executors import InProcessExecutor, ProcessPoolExecutor
+from hpbench.executors import InProcessExecutor, WorkerPool
 from hpbench.registry import get_task, make_searcher
 from hpbench.runner import run_search, split_seed
 from hpbench.searchers.base import Searcher
@@ -20,32 +21,6 @@ from hpbench.space import Fidelity, Float, SearchSpace
 from hpbench.tasks.base import Task
 from hpbench.tasks.synthetic import Branin
 from hpbench.trial import Evaluation, Suggestion, TrialStatus
-
-
-class Scripted(Searcher):
-    """Proposes a fixed list of (config, budget, continue_from), then is finished."""
-
-    name = "scripted"
-
-    def __init__(
-        self,
-        *,
-        space: SearchSpace,
-        fidelity: Fidelity | None = None,
-        seed: int = 0,
-        script: Sequence[tuple[Mapping[str, Any], float | None, int | None]] = (),
-    ) -> None:
-        super().__init__(space=space, fidelity=fidelity, seed=seed)
-        self.script = list(script)
-
-    def _ask(self, trial_id: int) -> Suggestion | None:
-        if trial_id >= len(self.script):
-            return None
-        config, budget, continue_from = self.script[trial_id]
-        return Suggestion(trial_id, config, budget, continue_from)
-
-    def is_finished(self) -> bool:
-        return self._next_id >= len(self.script)
 
 
 class Recording(Task):
@@ -115,8 +90,9 @@ def test_max_cost_counts_full_fidelity_equivalents() -> None:
     # random search trains to the top fidelity: each trial costs exactly 1
     assert all(r.budget == 81 and r.cost == pytest.approx(1.0) for r in recs)
     total = sum(r.cost for r in recs)
-    assert total >= 5.5 and total - recs[-1].cost < 5.5
-    assert len(recs) == 6
+    # No overshoot: the sixth trial (cost 1) would take the run to 6 > 5.5, so it never starts.
+    assert total <= 5.5 and total + 1.0 > 5.5
+    assert len(recs) == 5
 
 
 def test_low_fidelity_trials_cost_their_share() -> None:
@@ -135,9 +111,9 @@ def test_continuation_is_charged_only_the_increment_and_gets_the_checkpoint() ->
     searcher = Scripted(
         space=task.space, fidelity=task.fidelity, script=[(a, 9, None), (a, 27, 0), (b, 27, None)]
     )
-    # 9/81 + (27-9)/81 = 1/3 < 0.34: the third trial still starts. Charging the
+    # 9/81 + 18/81 + 27/81 = 2/3 < 0.67: the third trial still fits. Charging the
     # continuation in full (27/81) would have stopped the run after two trials.
-    recs = run_search(task, searcher, budget=Budget(max_cost=0.34))
+    recs = run_search(task, searcher, budget=Budget(max_cost=0.67))
     assert [r.trial_id for r in recs] == [0, 1, 2]
     assert [r.cost for r in recs] == pytest.approx([9 / 81, 18 / 81, 27 / 81])
     assert recs[1].continue_from == 0
@@ -240,7 +216,7 @@ def test_process_pool_gives_the_same_trials_as_in_process() -> None:
         recs = run_search(task, s, budget=Budget(max_evals=8), task_seed=11, executor=executor)
         return sorted(_key(r) for r in recs)
 
-    pool = ProcessPoolExecutor(2)
+    pool = WorkerPool(2)
     try:
         in_pool = run(pool)
     finally:

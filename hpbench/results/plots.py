@@ -42,7 +42,7 @@ __all__ = [
 AXIS_TITLES: dict[str, str] = {
     "cost": "cost (full-fidelity evaluations)",
     "evaluations": "evaluations",
-    "time": "wall time since run start (s)",
+    "time": "compute time (s): trials + searcher",
 }
 _go = style.go
 _layout = style.layout
@@ -76,7 +76,7 @@ def regret_curves(
     log_y: bool = True,
     ends: dict[str, dict[str, float]] | None = None,
 ) -> go.Figure:
-    """Median best-so-far regret with its 95% bootstrap band, one line per searcher.
+    """Median best-so-far regret and the band of its interval (``analysis.aggregate``), per searcher.
 
     Buttons switch the x axis between the axes present in ``curves`` (traces for the other
     axes are hidden, not recomputed, so switching is instant and offline). Each curve ends

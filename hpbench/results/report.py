@@ -1,18 +1,15 @@
 """The self-contained HTML report: summary first, then one section per task, then provenance.
 
-``write_report`` reads only the trials and runs frames of the store, runs the analysis,
-draws the figures and writes ONE HTML file that opens offline: plotly.js is embedded
+``write_report`` reads only the trials and runs frames of the store, runs the analysis once
+(``hb.analyse``: every statement of the verdict comes from that ``Analysis``, see
+``report_verdict``), draws the figures and writes ONE HTML file that opens offline: plotly.js is embedded
 once, every figure refers to it, and nothing is fetched (no CDN, no web fonts, no MathJax).
 """
 
 from __future__ import annotations
 
-import html
 import json
-import math
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +18,11 @@ import pandas as pd
 
 from hpbench.results import analysis as an
 from hpbench.results import page, plots
+from hpbench.results import report_verdict as rv
+from hpbench.results.html import esc, fmt, table
+from hpbench.results.verdict import Analysis, analyse
 
-__all__ = ["write_report", "report_figures", "PLOTLY_CONFIG"]
+__all__ = ["write_report", "report_figures", "spec_toml", "PLOTLY_CONFIG"]
 
 # typesetMath off: plotly.js would otherwise look for MathJax; no logo link, no cloud buttons.
 PLOTLY_CONFIG: dict[str, Any] = {
@@ -67,6 +67,10 @@ th { background:var(--soft); font-weight:600; text-align:center; }
 td.l, th.l { text-align:left; }
 tbody tr:nth-child(even) td { background:#fbfcfe; }
 td.win { background:var(--win) !important; color:var(--winfg); font-weight:650; }
+td.lead { background:#f3f6fa !important; font-weight:600; }
+.warn { background:#fff6e5; border-left:4px solid #d98c00; padding:8px 14px; border-radius:6px;
+  margin:8px 0; }
+.warn ul { margin:4px 0; padding-left:20px; }
 td small { color:var(--muted); font-weight:400; }
 .scroll { overflow-x:auto; }
 .pill { display:inline-block; padding:0 8px; border-radius:10px; font-size:12px; background:#eef2f7; }
@@ -77,118 +81,7 @@ footer { color:var(--muted); font-size:12.5px; text-align:center; padding:20px; 
 """
 
 
-def _esc(x: Any) -> str:
-    return html.escape(str(x), quote=True)
-
-
-def _fmt(x: Any, digits: int = 4) -> str:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return _esc(x)
-    if not math.isfinite(v):
-        return "–"
-    return f"{v:.{digits}g}"
-
-
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, left: int = 1) -> str:
-    """An HTML table; cells are pre-escaped HTML; the first ``left`` columns are left-aligned."""
-    head = "".join(f'<th class="{"l" if i < left else ""}">{h}</th>' for i, h in enumerate(headers))
-    body = []
-    for r in rows:
-        cells = []
-        for i, c in enumerate(r):
-            cls = "l" if i < left else ""
-            if c.startswith("\x00win"):
-                cls, c = (cls + " win").strip(), c[4:]
-            cells.append(f'<td class="{cls}">{c}</td>')
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    rows_html = "".join(body)
-    return (
-        f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{rows_html}</tbody></table></div>'
-    )
-
-
-def _win(cell: str) -> str:
-    return "\x00win" + cell
-
-
-@dataclass(frozen=True)
-class _Analysis:
-    """Everything the report shows, computed once."""
-
-    refs: pd.DataFrame
-    curves: dict[str, pd.DataFrame]  # axis -> aggregate of regret
-    summary_axis: str
-    scores: an.NormalisedScore
-    score_final: pd.DataFrame  # task, searcher, score (mean over seeds at the end)
-    score_curve: pd.DataFrame
-    ranks: pd.DataFrame
-    final: pd.DataFrame
-    table: pd.DataFrame
-    pairs: pd.DataFrame
-    friedman: an.FriedmanResult | None
-    utilisation: pd.DataFrame
-    intervals: pd.DataFrame
-    allocation: pd.DataFrame
-    configs: pd.DataFrame  # top-fidelity trials only: what the configurations panel draws
-    ends: dict[str, pd.DataFrame]  # axis -> task, searcher, end (where its curves stop)
-
-
-def _curve_ends(trials: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Per axis, task and searcher: the largest x any of its runs reached.
-
-    The trajectories of each (task, searcher) pair on a two-point grid span exactly its
-    runs' range, so the axis definitions stay those of ``analysis.trajectories``.
-    """
-    key = trials["task"].astype(str) + "\x00" + trials["searcher"].astype(str)
-    out = {}
-    for ax in an.AXES:
-        t = an.trajectories(trials.assign(task=key), axis=ax, n_points=2)
-        e = t.groupby("task", as_index=False)["x"].max()
-        split = e["task"].str.split("\x00", n=1, expand=True)
-        out[ax] = pd.DataFrame({"task": split[0], "searcher": split[1], "end": e["x"]})
-    return out
-
-
-def _ends_for(a: _Analysis, task: str) -> dict[str, dict[str, float]]:
-    return {
-        ax: dict(zip(e.loc[e["task"] == str(task), "searcher"], e.loc[e["task"] == str(task), "end"]))
-        for ax, e in a.ends.items()
-    }
-
-
-def _analyse(trials: pd.DataFrame) -> _Analysis:
-    refs = an.regret_references(trials)
-    traj = {ax: an.add_regret(an.trajectories(trials, axis=ax, n_points=_GRID), refs) for ax in an.AXES}
-    curves = {ax: an.aggregate(t, value="regret", n_boot=_N_BOOT, seed=0) for ax, t in traj.items()}
-    # Cost is the fair axis between multi- and full-fidelity searchers; fall back to
-    # evaluations when the store has no costs.
-    cost_tot = trials.groupby("task")["cost"].sum(min_count=1) if "cost" in trials else pd.Series(dtype=float)
-    summary_axis = "cost" if len(cost_tot) and (cost_tot.fillna(0) > 0).all() else "evaluations"
-    t = traj[summary_axis]
-    scores = an.normalised_scores(t, refs)
-    last = scores.per_run[scores.per_run["x"] == scores.per_run.groupby("task")["x"].transform("max")]
-    score_final = last.groupby(["task", "searcher"], as_index=False)["score"].mean()
-    final = an.final_runs(trials, refs)
-    return _Analysis(
-        refs=refs,
-        curves=curves,
-        summary_axis=summary_axis,
-        scores=scores,
-        score_final=score_final,
-        score_curve=an.mean_over_tasks(scores.per_run, value="score"),
-        ranks=an.average_rank(t, value="best"),
-        final=final,
-        table=an.final_table(final),
-        pairs=an.pairwise_tests(final, alpha=_ALPHA),
-        friedman=an.friedman_nemenyi(final, alpha=_ALPHA),
-        utilisation=an.worker_utilisation(trials),
-        intervals=an.busy_intervals(trials),
-        allocation=an.budget_allocation(trials),
-        configs=an.configurations(trials[an.incumbent_eligible(trials)]),
-        ends=_curve_ends(trials),
-    )
+_esc, _fmt, _table = esc, fmt, table  # short names used throughout this module
 
 
 class _Figures:
@@ -217,226 +110,60 @@ class _Figures:
         )
 
 
-def _winners(a: _Analysis) -> dict[str, str]:
-    """Winner per task: lowest median final regret, ties broken by higher normalised score."""
+def _curve_ends(trials: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per axis, task and searcher: the largest x any of its runs reached.
+
+    The trajectories of each (task, searcher) pair on a two-point grid span exactly its
+    runs' range, so the axis definitions stay those of ``analysis.trajectories``.
+    """
+    key = trials["task"].astype(str) + "\x00" + trials["searcher"].astype(str)
     out = {}
-    sf = a.score_final.set_index(["task", "searcher"])["score"]
-    for task, g in a.table.groupby("task"):
-        g = g.assign(score=[sf.get((task, s), np.nan) for s in g["searcher"]])
-        g = g.assign(_m=g["median"].fillna(np.inf), _s=-g["score"].fillna(-np.inf))
-        g = g.sort_values(["_m", "_s", "searcher"])
-        if np.isfinite(g["_m"].iloc[0]):
-            out[task] = str(g["searcher"].iloc[0])
+    for ax in an.AXES:
+        t = an.trajectories(trials.assign(task=key), axis=ax, n_points=2)
+        e = t.groupby("task", as_index=False)["x"].max()
+        split = e["task"].str.split("\x00", n=1, expand=True)
+        out[ax] = pd.DataFrame({"task": split[0], "searcher": split[1], "end": e["x"]})
     return out
 
 
-def _overall(a: _Analysis, searchers: list[str]) -> tuple[str | None, str]:
-    """Overall winner and how it was chosen."""
-    if len(searchers) == 1:
-        return searchers[0], "the only searcher"
-    mean_score = a.score_final.groupby("searcher")["score"].mean().dropna()
-    if len(mean_score):
-        w = str(mean_score.idxmax())
-        return w, f"highest mean normalised score over tasks ({mean_score[w]:.3f})"
-    if a.friedman is not None:
-        return a.friedman.searchers[0], f"best average rank ({a.friedman.avg_ranks[0]:.2f})"
-    return None, "no searcher produced a result"
-
-
-def _how_sure(a: _Analysis, winners: dict[str, str], searchers: list[str], overall: str | None) -> list[str]:
-    """Plain-language statements about the strength of the evidence."""
-    out = []
-    if len(searchers) < 2:
-        return ["Only one searcher ran, so there is nothing to compare."]
-    fr = a.friedman
-    if fr is None:
-        out.append("Too few complete blocks for a Friedman test across tasks.")
-    else:
-        what = "tasks" if fr.blocks == "task" else "task-seed pairs"
-        if fr.p_value <= fr.alpha and overall in fr.searchers:
-            r0 = fr.avg_ranks[fr.searchers.index(overall)]
-            beaten = [s for s, r in zip(fr.searchers, fr.avg_ranks) if r - r0 >= fr.cd]
-            tail = (
-                f"{_esc(overall)} is significantly better than {_esc(', '.join(beaten))} "
-                f"(Nemenyi, CD = {fr.cd:.2f})."
-                if beaten
-                else f"but no pair involving {_esc(overall)} is separated by the critical difference "
-                f"({fr.cd:.2f})."
-            )
-            out.append(
-                f"Across {fr.n_blocks} {what} the searchers differ (Friedman p = {fr.p_value:.3g}); " + tail
-            )
-        else:
-            out.append(
-                f"Across {fr.n_blocks} {what} the differences are not significant (Friedman p = "
-                f"{fr.p_value:.3g} &gt; {fr.alpha:g}); more tasks or seeds are needed to rank these "
-                "searchers."
-            )
-    sure = 0
-    for task, w in winners.items():
-        p = a.pairs[(a.pairs["task"] == task) & ((a.pairs["a"] == w) | (a.pairs["b"] == w))]
-        if len(p) and (p["significant"] & (p["better"] == w)).all():
-            sure += 1
-    out.append(
-        f"On {sure} of {len(winners)} task(s) the winner beats every other searcher significantly "
-        f"(Wilcoxon signed-rank on paired seeds, else Mann-Whitney U; Holm-corrected, α = {_ALPHA:g})."
-    )
-    n_min = int(a.final.groupby(["task", "searcher"]).size().min()) if len(a.final) else 0
-    if n_min < 6:
-        out.append(
-            f"With {n_min} seed(s) per searcher a paired test cannot reach p &lt; {_ALPHA:g} "
-            f"(smallest attainable two-sided p = {2 / 2**n_min:.3g}); run more seeds for firmer conclusions."
-        )
-    return out
-
-
-def _summary(a: _Analysis, trials: pd.DataFrame, fig: _Figures, colors: dict[str, str]) -> str:
-    searchers = sorted(trials["searcher"].unique())
-    tasks = sorted(trials["task"].unique())
-    winners = _winners(a)
-    overall, why = _overall(a, searchers)
-    parts = ['<section id="summary"><h2>Summary</h2><div class="verdict">']
-    if overall is not None:
-        parts.append(f'<p class="big">Overall winner: <b>{_esc(overall)}</b> — {_esc(why)}.</p>')
-    else:
-        parts.append('<p class="big">No searcher produced a successful trial.</p>')
-    if winners:
-        per = ", ".join(f"{_esc(t)}: <b>{_esc(w)}</b>" for t, w in winners.items())
-        parts.append(f"<p>Winner per task (lowest median final regret): {per}.</p>")
-    parts += [f"<p>{s}</p>" for s in _how_sure(a, winners, searchers, overall)]
-    parts.append(
-        f'<p class="note">Normalised score: {_esc(a.scores.note)} Measured on the {a.summary_axis} axis '
-        "at the end of the budget; scores below 0 are worse than that baseline.</p></div>"
-    )
-    # winner table: tasks x searchers
-    sf = a.score_final.set_index(["task", "searcher"])["score"]
-    tb = a.table.set_index(["task", "searcher"])
-    rows = []
-    for task in tasks:
-        r = [_esc(task), _esc(a.refs.loc[task, "source"])]
-        for s in searchers:
-            if (task, s) not in tb.index:
-                r.append("–")
-                continue
-            cell = (
-                f"{_fmt(tb.loc[(task, s), 'median'], 3)}<br><small>score {_fmt(sf.get((task, s)), 3)}</small>"
-            )
-            r.append(_win(cell) if winners.get(task) == s else cell)
-        rows.append(r)
-    mean_score = a.score_final.groupby("searcher")["score"].mean()
-    rows.append(["<b>mean score</b>", ""] + [_fmt(mean_score.get(s), 3) for s in searchers])
-    if a.friedman is not None:
-        rk = dict(zip(a.friedman.searchers, a.friedman.avg_ranks))
-        rows.append(["<b>average rank</b>", ""] + [_fmt(rk.get(s), 3) for s in searchers])
-    parts.append("<h3>Final median regret per task (normalised score below)</h3>")
-    parts.append(_table(["task", "regret vs"] + [_esc(s) for s in searchers], rows, left=2))
-    figs = []
-    if a.friedman is not None:
-        figs.append(fig(plots.cd_diagram(a.friedman)))
-    if len(searchers) > 1 and len(a.ranks):
-        figs.append(
-            fig(
-                plots.rank_curves(
-                    a.ranks, title=f"Average rank over the budget ({a.summary_axis})", colors=colors
-                )
-            )
-        )
-    if a.score_curve["value"].notna().any():
-        figs.append(
-            fig(
-                plots.score_curves(
-                    a.score_curve, title="Mean normalised score over the budget", colors=colors
-                )
-            )
-        )
-    if figs:
-        parts.append('<div class="grid">' + "".join(figs) + "</div>")
-    parts.append("</section>")
-    return "".join(parts)
+def _ends_for(ends: dict[str, pd.DataFrame], task: str) -> dict[str, dict[str, float]]:
+    return {
+        ax: dict(zip(e.loc[e["task"] == str(task), "searcher"], e.loc[e["task"] == str(task), "end"]))
+        for ax, e in ends.items()
+    }
 
 
 def _task_section(
-    task: str, i: int, a: _Analysis, trials: pd.DataFrame, fig: _Figures, colors: dict[str, str]
+    task: str, i: int, a: Analysis, fig: _Figures, colors: dict[str, str], ends: dict[str, pd.DataFrame]
 ) -> str:
-    tt = trials[trials["task"] == task]
-    src, ref = a.refs.loc[task, "source"], a.refs.loc[task, "reference"]
+    tt = a.trials[a.trials["task"] == task]
+    src, ref = a.references.loc[task, "source"], a.references.loc[task, "reference"]
     high = pd.to_numeric(tt.get("fidelity_high"), errors="coerce").dropna() if "fidelity_high" in tt else []
     fid = f", fidelity up to {_fmt(high.iloc[0])}" if len(high) else ", no fidelity"
     n_fail = int((tt["status"].astype(str) != "ok").sum())
+    n_runs = int((a.final["task"] == task).sum())
     parts = [
         f'<section id="task-{i}"><h2>{_esc(task)}</h2>',
-        f'<p class="note">Regret against the {_esc(src)} ({_fmt(ref, 6)}){fid}; {len(tt)} trials in '
-        f"{tt['run_id'].nunique()} runs, {n_fail} failed or timed out. The incumbent counts only "
+        f'<p class="note">Regret against the {_esc(src)} ({_fmt(ref, 6)}){fid}; {len(tt)} trials '
+        f"within budget in {n_runs} runs, {n_fail} failed or timed out. The incumbent counts only "
         "trials at the top fidelity.</p>",
     ]
     curves = {ax: c[c["task"] == task] for ax, c in a.curves.items()}
     curves = {ax: c for ax, c in curves.items() if c["median"].notna().any()}
-    figs = []
     if curves:
-        figs.append(
+        parts.append(
             fig(
                 plots.regret_curves(
                     curves,
-                    title=f"{task}: median regret of the incumbent, 95% bootstrap CI",
+                    title=rv.curve_title(a, task),
                     y_title=f"regret vs {src}",
                     colors=colors,
                     default_axis=a.summary_axis,
-                    ends=_ends_for(a, task),
+                    ends=_ends_for(ends, task),
                 )
             )
         )
-    parts.append("".join(figs))
-    tb = a.table[a.table["task"] == task]
-    rows = []
-    best = tb["median"].min()
-    for _, r in tb.iterrows():
-        med = _fmt(r["median"])
-        rows.append(
-            [
-                _esc(r["searcher"]),
-                _win(med) if r["median"] == best else med,
-                f"{_fmt(r['q25'])} – {_fmt(r['q75'])}",
-                f"{_fmt(r['mean'])} ± {_fmt(r['sem'], 2)}",
-                _fmt(r["best_median"]),
-                _fmt(r["test_loss_median"]),
-                f"{int(r['n_valid'])}/{int(r['n_runs'])}",
-                str(int(r["n_failed"])),
-            ]
-        )
-    parts.append("<h3>Final performance</h3>")
-    parts.append(
-        _table(
-            [
-                "searcher",
-                "median regret",
-                "IQR",
-                "mean ± s.e.",
-                "median objective",
-                "test loss of incumbent",
-                "runs with result",
-                "failed trials",
-            ],
-            rows,
-        )
-    )
-    pr = a.pairs[a.pairs["task"] == task]
-    if len(pr):
-        prow = []
-        for _, r in pr.iterrows():
-            sig = '<span class="pill sig">yes</span>' if r["significant"] else '<span class="pill">no</span>'
-            prow.append(
-                [
-                    f"{_esc(r['a'])} vs {_esc(r['b'])}",
-                    _esc(r["test"]),
-                    f"{r['n_a']}/{r['n_b']}",
-                    _fmt(r["p_value"], 3),
-                    _fmt(r["p_holm"], 3),
-                    sig,
-                    _esc(r["better"] or "tie"),
-                ]
-            )
-        parts.append(f"<h3>Pairwise tests on final regret (Holm-corrected, α = {_ALPHA:g})</h3>")
-        parts.append(_table(["pair", "test", "n", "p", "p (Holm)", "significant", "lower median"], prow))
+    parts.append(rv.task_tables(a, task))
     small = []
     fr = a.final[a.final["task"] == task]
     if fr["regret"].notna().any():
@@ -447,7 +174,7 @@ def _task_section(
                 )
             )
         )
-    al = a.allocation[a.allocation["task"] == task]
+    al = an.budget_allocation(tt)
     if len(al) and al["budget"].nunique() > 1:
         small.append(fig(plots.budget_allocation(al, title="Cost share per fidelity", colors=colors)))
     small += _test_metric_panel(task, a, fig, colors)
@@ -459,7 +186,7 @@ def _task_section(
     return "".join(parts)
 
 
-def _test_metric_panel(task: str, a: _Analysis, fig: _Figures, colors: dict[str, str]) -> list[str]:
+def _test_metric_panel(task: str, a: Analysis, fig: _Figures, colors: dict[str, str]) -> list[str]:
     """Held-out test loss of each run's recommendation (its incumbent), per searcher."""
     fr = a.final[a.final["task"] == task]
     if "test_loss" not in fr or not fr["test_loss"].notna().any():
@@ -476,7 +203,7 @@ def _test_metric_panel(task: str, a: _Analysis, fig: _Figures, colors: dict[str,
     return [fig(figure)]
 
 
-def _importance_panel(task: str, a: _Analysis, tt: pd.DataFrame, fig: _Figures) -> list[str]:
+def _importance_panel(task: str, a: Analysis, tt: pd.DataFrame, fig: _Figures) -> list[str]:
     """Which parameters matter on this task: fANOVA main effects over its top-fidelity trials."""
     from hpbench.results import importance as imp
 
@@ -484,7 +211,7 @@ def _importance_panel(task: str, a: _Analysis, tt: pd.DataFrame, fig: _Figures) 
     top = tt[an.incumbent_eligible(tt)]
     if not params or len(top) < 10:
         return []
-    scores = imp.importance(top, params, an.param_scales(tt, params))
+    scores = imp.importance(top, params, an.param_scales(tt, params, an.task_spaces(a.runs).get(task)))
     if scores.empty:
         return []
     title = f"Parameter importance ({len(top)} top-fidelity trials, random-forest fANOVA)"
@@ -492,34 +219,35 @@ def _importance_panel(task: str, a: _Analysis, tt: pd.DataFrame, fig: _Figures) 
 
 
 def _configurations_panel(
-    task: str, a: _Analysis, tt: pd.DataFrame, fig: _Figures, colors: dict[str, str]
+    task: str, a: Analysis, tt: pd.DataFrame, fig: _Figures, colors: dict[str, str]
 ) -> list[str]:
     """The full-width configurations figure of one task (top-fidelity trials), or nothing."""
-    conf = a.configs[a.configs["task"] == task]
+    conf = an.configurations(tt[an.incumbent_eligible(tt)])
     params = an.param_columns(tt)
     if not (len(conf) and params):
         return []
     figure = plots.configurations(
         conf,
         params=params,
-        scales=an.param_scales(tt, params),
+        scales=an.param_scales(tt, params, an.task_spaces(a.runs).get(task)),
         title=f"{task}: configurations tried at the top fidelity (best 10% bold, best one boldest)",
         colors=colors,
     )
     return [fig(figure, wide=True)]
 
 
-def _workers(a: _Analysis, fig: _Figures) -> str:
-    if a.utilisation.empty:
+def _workers(trials: pd.DataFrame, fig: _Figures) -> str:
+    utilisation = an.worker_utilisation(trials)
+    if utilisation.empty:
         return ""
     rows = [
         [_esc(r["worker"]), str(int(r["n_trials"])), _fmt(r["busy"], 4), f"{100 * r['share']:.0f}%"]
-        for _, r in a.utilisation.iterrows()
+        for _, r in utilisation.iterrows()
     ]
     return (
         '<section id="workers"><h2>Workers</h2>'
         + _table(["worker", "trials", "busy (s)", "busy share"], rows)
-        + fig(plots.worker_timeline(a.intervals, a.utilisation, title="Worker utilisation"))
+        + fig(plots.worker_timeline(an.busy_intervals(trials), utilisation, title="Worker utilisation"))
         + "</section>"
     )
 
@@ -536,7 +264,7 @@ def _json_union(values: pd.Series) -> dict[str, str]:
     return {k: ", ".join(v) for k, v in merged.items()}
 
 
-def _provenance(a: _Analysis, trials: pd.DataFrame, runs: pd.DataFrame) -> str:
+def _provenance(a: Analysis, trials: pd.DataFrame, runs: pd.DataFrame) -> str:
     parts = ['<section id="provenance"><h2>Provenance</h2>']
     if "versions" in runs:
         vers = _json_union(runs["versions"])
@@ -555,7 +283,7 @@ def _provenance(a: _Analysis, trials: pd.DataFrame, runs: pd.DataFrame) -> str:
     parts.append(
         _table(
             ["task", "reference", "source"],
-            [[_esc(t), _fmt(r["reference"], 8), _esc(r["source"])] for t, r in a.refs.iterrows()],
+            [[_esc(t), _fmt(r["reference"], 8), _esc(r["source"])] for t, r in a.references.iterrows()],
         )
     )
     if len(runs) and all(c in runs for c in _RUN_COLUMNS):
@@ -663,6 +391,25 @@ def _check(trials: Any, runs: Any) -> None:
         raise ValueError(f"write_report: rule 'trials has the store's columns' broken, missing {missing}")
 
 
+def _budget_groups(trials: pd.DataFrame, runs: pd.DataFrame) -> list[list[str]]:
+    """Experiments grouped by equal budgets, the group with the most runs first."""
+    exps = sorted(trials["experiment"].astype(str).unique()) if "experiment" in trials else []
+    keys = rv.budget_key(runs)
+    if len(exps) < 2 or not keys:
+        return [exps]
+    groups: dict[str, list[str]] = {}
+    for e in exps:
+        groups.setdefault(keys.get(e, ""), []).append(e)
+    size = trials.groupby(trials["experiment"].astype(str))["run_id"].nunique()
+    return sorted(groups.values(), key=lambda g: (-int(size[g].sum()), g))
+
+
+def _of(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    if not names or "experiment" not in frame or not len(frame):
+        return frame
+    return frame[frame["experiment"].astype(str).isin(names)]
+
+
 def _default_label(name: str, params: dict[str, Any]) -> str:
     """The label a searcher gets when none is given (``spec.SearcherSpec``'s rule)."""
     from hpbench.spec import SearcherSpec
@@ -726,47 +473,53 @@ def _build(
     trials: pd.DataFrame,
     runs: pd.DataFrame,
     title: str | None,
-    specs: dict[str, dict[str, Any]] | None = None,
+    pool_from: pd.DataFrame | None,
+    specs: dict[str, dict[str, Any]] | None,
 ) -> tuple[dict[str, Any], _Figures]:
     """The page's parts and its figures (the figures are what ``hpbench report --figures`` exports)."""
     _check(trials, runs)
     trials = trials.reset_index(drop=True)
-    exps = sorted(trials["experiment"].astype(str).unique()) if "experiment" in trials else []
+    groups = _budget_groups(trials, runs)
+    exps = groups[0]
     title = title or ("hpbench report: " + ", ".join(exps) if exps else "hpbench report")
-    a = _analyse(trials)
-    searchers = sorted(trials["searcher"].astype(str).unique())
-    tasks = sorted(trials["task"].unique())
-    colors = plots.searcher_colors(searchers)
+    a = analyse(_of(trials, exps), _of(runs, exps), pool_from=pool_from)
+    others = [(g, analyse(_of(trials, g), _of(runs, g), pool_from=pool_from)) for g in groups[1:]]
+    colors = plots.searcher_colors(sorted(trials["searcher"].astype(str).unique()))
+    ends = _curve_ends(a.trials)
     fig = _Figures()
-    summary = _summary(a, trials, fig, colors)
-    sections = []
-    for i, t in enumerate(tasks):
+    body = [rv.summary_section(a, fig, colors)]
+    for i, t in enumerate(a.tasks):
         fig.section = str(t)
-        sections.append(_task_section(t, i, a, trials, fig, colors))
+        body.append(_task_section(t, i, a, fig, colors, ends))
+    fig.section = "other budgets"
+    body.append(rv.other_budgets_section(others, fig, colors))
     fig.section = "workers"
-    workers = _workers(a, fig)
-    prov = _provenance(a, trials, runs)
+    body.append(_workers(a.trials, fig))
     made = _reproduce(specs)
-    toc = [("summary", "Summary")] + [(f"task-{i}", str(t)) for i, t in enumerate(tasks)]
-    if workers:
+    body += [made, _provenance(a, _of(trials, exps), _of(runs, exps))]
+    toc = [("summary", "Summary")] + [(f"task-{i}", str(t)) for i, t in enumerate(a.tasks)]
+    if others:
+        toc.append(("other-budgets", "Other budgets"))
+    if 'id="workers"' in body[-3]:
         toc.append(("workers", "Workers"))
     if made:
         toc.append(("reproduce", "Reproduce"))
     toc.append(("provenance", "Provenance"))
+    searchers = sorted(a.trials["searcher"].astype(str).unique())
     parts = {
         "title": title,
-        "meta": _meta_line(trials, tasks, searchers),
+        "meta": _meta_line(a.final, list(a.tasks), searchers, len(a.trials)),
         "toc": toc,
-        "body": summary + "".join(sections) + workers + made + prov,
+        "body": "".join(body),
         "css": _CSS,
         "specs": fig.specs,
     }
     return parts, fig
 
 
-def _meta_line(trials: pd.DataFrame, tasks: list, searchers: list[str]) -> str:
-    """The line under the title: what the experiment holds."""
-    n_seeds = trials.groupby(["task", "searcher"])["seed"].nunique()
+def _meta_line(final: pd.DataFrame, tasks: list, searchers: list[str], n_trials: int) -> str:
+    """The line under the title: what the experiment holds (``final``: one row per run)."""
+    n_seeds = final.groupby(["task", "searcher"])["seed"].nunique()
     lo, hi = int(n_seeds.min()), int(n_seeds.max())
     seeds = f"{lo} seed{'s' if lo != 1 else ''}" if lo == hi else f"{lo}–{hi} seeds"
 
@@ -775,7 +528,7 @@ def _meta_line(trials: pd.DataFrame, tasks: list, searchers: list[str]) -> str:
 
     return (
         f"{n(len(tasks), 'task')} · {n(len(searchers), 'searcher')} · {seeds} per searcher · "
-        f"{n(len(trials), 'trial')} · generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+        f"{n(n_trials, 'trial')} · generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
     )
 
 
@@ -785,15 +538,22 @@ def write_report(
     path: str | Path,
     *,
     title: str | None = None,
+    pool_from: pd.DataFrame | None = None,
     specs: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
-    """Write the HTML report of one experiment.
+    """Write the HTML report of one experiment (or of several with equal budgets).
+
+    Experiments with different budgets are not pooled: the largest group of experiments
+    with equal budgets is the main comparison, each other group gets its own verdict in a
+    section "Experiments with another budget".
 
     Args:
         trials: one row per trial, as returned by ``store.load_results``.
         runs: one row per run, as returned by ``store.load_runs`` (may be empty).
         path: output file; parent folders are created.
         title: page title; defaults to "hpbench report: <experiment>".
+        pool_from: more trials whose random-search evaluations the normalised score may pool
+            (see ``hb.analyse``).
         specs: experiment name -> stored spec (``store.experiment_specs``): the report then
             shows the command that made each experiment and its spec file.
 
@@ -803,7 +563,7 @@ def write_report(
     Example:
         >>> write_report(load_results(db), load_runs(db), "results/report.html")  # doctest: +SKIP
     """
-    parts, _ = _build(trials, runs, title, specs)
+    parts, _ = _build(trials, runs, title, pool_from, specs)
     doc = page.document(**parts)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -812,11 +572,15 @@ def write_report(
 
 
 def report_figures(
-    trials: pd.DataFrame, runs: pd.DataFrame, *, title: str | None = None
+    trials: pd.DataFrame,
+    runs: pd.DataFrame,
+    *,
+    title: str | None = None,
+    pool_from: pd.DataFrame | None = None,
 ) -> list[tuple[str, Any, bool]]:
     """Every figure of the report, in page order, as (section, plotly figure, wide) triples.
 
     ``section`` is ``""`` for the summary, the task name for a task's figures, ``"workers"``;
     ``wide`` marks the figures that span the page (and both columns of a paper).
     """
-    return _build(trials, runs, title)[1].figures
+    return _build(trials, runs, title, pool_from, None)[1].figures

@@ -516,11 +516,6 @@ class Store:
             args = (experiment_id,)
         return {row[0]: row[1] for row in self.conn.execute(sql, args)}
 
-    def find_cached(self, cache_key: str, experiment_id: int | None) -> TrialRecord | None:
-        """An ok trial with this cache key (within ``experiment_id``, or anywhere when None)."""
-        row_id = self.cache_index(experiment_id).get(cache_key)
-        return None if row_id is None else self.cached_trial(row_id)
-
     def cached_trial(self, row_id: int) -> TrialRecord | None:
         """The stored trial with this row id, as a cache hit."""
         sql = (
@@ -580,7 +575,9 @@ def _tidy(df: pd.DataFrame) -> pd.DataFrame:
     """Expand JSON columns into ``param.<name>`` and ``metric.<name>`` columns."""
     import pandas as pd
 
-    info = df.pop("task_info").map(json.loads) if len(df) else pd.Series(dtype=object)
+    raw = df.pop("task_info")
+    parsed = {s: json.loads(s) for s in raw.unique()}  # one JSON per run, not per trial
+    info = raw.map(parsed.__getitem__) if len(df) else pd.Series(dtype=object)
     df["optimum"] = [i.get("optimum") for i in info] if len(df) else []
     df["fidelity_high"] = [(i.get("fidelity") or {}).get("high") for i in info] if len(df) else []
     for col in ("optimum", "fidelity_high", "budget", "objective", "cost", "queued", "continue_from"):

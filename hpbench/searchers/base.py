@@ -19,34 +19,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hpbench.checks import check_float, check_int, is_real
 from hpbench.space import Fidelity, SearchSpace
 from hpbench.trial import Suggestion
 
 __all__ = ["Searcher", "check_int", "check_float", "check_choice", "clip_objective"]
-
-
-def check_int(owner: str, name: str, value: Any, *, minimum: int | None = None) -> int:
-    """Validate an integer constructor parameter, naming it and the rule in the error."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{owner}: '{name}' must be an integer, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{owner}: rule '{name} >= {minimum}' broken, got {value!r}")
-    return int(value)
-
-
-def check_float(
-    owner: str, name: str, value: Any, *, minimum: float | None = None, strict: bool = False
-) -> float:
-    """Validate a real constructor parameter (finite, optionally ``> minimum`` or ``>= minimum``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{owner}: '{name}' must be a number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{owner}: '{name}' must be finite, got {value!r}")
-    if minimum is not None and (v <= minimum if strict else v < minimum):
-        op = ">" if strict else ">="
-        raise ValueError(f"{owner}: rule '{name} {op} {minimum}' broken, got {value!r}")
-    return v
 
 
 PEER_OBJECTIVE_LIMIT = 1e100
@@ -195,9 +172,7 @@ class Searcher(ABC):
                 f"(pending: {sorted(self._pending)})"
             )
         if objective is not None:
-            if isinstance(objective, bool) or not isinstance(
-                objective, (int, float, np.integer, np.floating)
-            ):
+            if not is_real(objective):
                 raise TypeError(f"{self.name}.tell: 'objective' must be a number or None, got {objective!r}")
             objective = float(objective)
             if not math.isfinite(objective):

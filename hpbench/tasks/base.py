@@ -7,14 +7,14 @@ A task is a minimisation problem over a ``SearchSpace``, optionally with a
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
-
+from hpbench.checks import is_integer
 from hpbench.space import Fidelity, SearchSpace
 from hpbench.trial import Evaluation
 
@@ -76,7 +76,7 @@ class Task(ABC):
         """
         config = self.space.validate(config)
         budget = self.check_budget(budget)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        if not is_integer(seed) or seed < 0:
             raise TypeError(f"seed: must be a non-negative integer, got {seed!r}")
         if checkpoint is not None and self.fidelity is None:
             raise ValueError(f"checkpoint: task '{self.name}' has no fidelity and takes none, got bytes")
@@ -100,8 +100,15 @@ class Task(ABC):
 class FunctionTask(Task):
     """A task around ``fn(config, *, budget, seed) -> float | Evaluation | dict``.
 
-    A dict return needs the key ``objective``; other keys become metrics.
-    ``fn`` must be importable (module level) to run in worker processes.
+    A dict return needs the key ``objective``; the key ``checkpoint`` (bytes) becomes the
+    evaluation's checkpoint, other keys become metrics. ``fn`` must be importable (module
+    level) to run in worker processes.
+
+    A function that also takes ``checkpoint`` can continue training: it receives the
+    bytes it returned for an earlier, lower fidelity level of the same configuration
+    (or ``None``: train from zero) and returns a checkpoint of its own. A function that
+    does not take it always trains from zero, and each of its trials is charged from
+    zero (see ``hpbench.budget``).
     """
 
     def __init__(
@@ -118,6 +125,7 @@ class FunctionTask(Task):
         if not callable(fn):
             raise TypeError(f"FunctionTask: 'fn' must be callable, got {fn!r}")
         self.fn = fn
+        self.takes_checkpoint = _takes_keyword(fn, "checkpoint")
         self.space = space if isinstance(space, SearchSpace) else SearchSpace(space)
         self.name = name or fn.__name__.replace("_", "-")
         if fidelity is not None and not isinstance(fidelity, Fidelity):
@@ -136,7 +144,10 @@ class FunctionTask(Task):
         checkpoint: bytes | None = None,
     ) -> Evaluation:
         config, budget, seed = self.check_inputs(config, budget, seed, checkpoint)
-        out = self.fn(config, budget=budget, seed=seed)
+        if self.takes_checkpoint:
+            out = self.fn(config, budget=budget, seed=seed, checkpoint=checkpoint)
+        else:
+            out = self.fn(config, budget=budget, seed=seed)
         if type(out) is float:  # the usual case first: the Mapping check below is an ABC check
             return Evaluation(objective=out)
         if isinstance(out, Evaluation):
@@ -146,8 +157,10 @@ class FunctionTask(Task):
                 raise ValueError(
                     f"task '{self.name}': a dict result needs the key 'objective', got {dict(out)!r}"
                 )
-            metrics = {k: v for k, v in out.items() if k != "objective"}
-            return Evaluation(objective=float(out["objective"]), metrics=metrics)
+            metrics = {k: v for k, v in out.items() if k not in ("objective", "checkpoint")}
+            return Evaluation(
+                objective=float(out["objective"]), metrics=metrics, checkpoint=out.get("checkpoint")
+            )
         value = float(out)
         return Evaluation(objective=value if not math.isnan(value) else math.nan)
 
@@ -164,6 +177,18 @@ class FunctionTask(Task):
             _rebuild_function_task,
             (self.fn, self.space, self.name, self.fidelity, self.optimum, self.version, self.description),
         )
+
+
+def _takes_keyword(fn: Callable[..., Any], name: str) -> bool:
+    """Whether ``fn`` accepts the keyword argument ``name`` (by name or through ``**kwargs``)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+    return any(
+        p.kind is p.VAR_KEYWORD or (p.name == name and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+        for p in params
+    )
 
 
 def _load_attr(module: str, qualname: str) -> Any:
@@ -195,7 +220,7 @@ def task(
     optimum: float | None = None,
     version: str = "1",
 ) -> Callable[[Callable[..., Any]], FunctionTask]:
-    """Decorator: turn a training function into a task.
+    """Decorator: turn a training function into a task (see ``FunctionTask``).
 
     The function is called as ``fn(config, *, budget, seed)``: ``config`` maps parameter
     names to values (inactive conditional parameters absent), ``budget`` is the fidelity
@@ -220,6 +245,20 @@ def task(
         ...     return (config["x"] - 1) ** 2
         >>> quadratic.evaluate({"x": 1.0}).objective
         0.0
+
+        A function that takes ``checkpoint`` continues where an earlier, lower level of
+        the same configuration stopped, so Hyperband's promotions pay only the increment:
+
+        >>> import json
+        >>> @hb.task(space={"x": hb.Float(-5, 5)}, fidelity=hb.Fidelity("epochs", 1, 9))
+        ... def counting(config, *, budget, seed, checkpoint=None):
+        ...     done = 0 if checkpoint is None else json.loads(checkpoint)["epochs"]
+        ...     loss = config["x"] ** 2 + 1.0 / budget  # "train" epochs done+1 .. budget
+        ...     return hb.Evaluation(loss, checkpoint=json.dumps({"epochs": budget}).encode(),
+        ...                          metrics={"trained": budget - done})
+        >>> first = counting.evaluate({"x": 1.0}, budget=3)
+        >>> counting.evaluate({"x": 1.0}, budget=9, checkpoint=first.checkpoint).metrics["trained"]
+        6
     """
 
     def wrap(fn: Callable[..., Any]) -> FunctionTask:

@@ -27,6 +27,7 @@ from hpbench.tasks.datasets import (
     cross_entropy,
     load_split,
 )
+from hpbench.threads import one_thread
 from hpbench.trial import Evaluation
 
 __all__ = ["LogRegTask", "SVMTask", "GBDTTask"]
@@ -56,9 +57,8 @@ def _sklearn_seed(seed: int) -> int:
 @contextmanager
 def _one_thread() -> Iterator[None]:
     from sklearn.exceptions import ConvergenceWarning
-    from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1), warnings.catch_warnings():
+    with one_thread(), warnings.catch_warnings():
         # A capped iteration count is part of the task definition, not a user error.
         warnings.simplefilter("ignore", ConvergenceWarning)
         yield

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from hpbench.checks import is_real
 from hpbench.space import Fidelity, Float, SearchSpace
 from hpbench.tasks.base import Task
 from hpbench.trial import Evaluation
@@ -74,7 +75,7 @@ class _Synthetic(Task):
     noise: float = 0.0
 
     def __init__(self, *, noise: float = 0.0, multi_fidelity: bool = False) -> None:
-        if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0:
+        if not is_real(noise) or not noise >= 0:
             raise ValueError(f"{self.name}: rule 'noise >= 0' broken, got {noise!r}")
         self.noise = float(noise)
         self.fidelity = Fidelity("level", 1, 81) if multi_fidelity else None

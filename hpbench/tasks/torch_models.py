@@ -29,6 +29,7 @@ import numpy as np
 from hpbench.space import Categorical, Fidelity, Float, Int, SearchSpace
 from hpbench.tasks.base import Task
 from hpbench.tasks.datasets import accuracy, check_resume, cross_entropy_from_logits, load_split
+from hpbench.threads import one_thread
 from hpbench.trial import Evaluation
 
 if TYPE_CHECKING:
@@ -46,18 +47,15 @@ _N_CLASSES = 10
 def _torch_settings() -> Iterator[None]:
     import torch
 
-    threads = torch.get_num_threads()
     deterministic = torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     try:
         # Layer constructors draw default weights from the global RNG before we re-initialise
         # them from our generator: restore it so evaluations leave the caller's stream alone.
-        with torch.random.fork_rng(devices=[]):
+        with one_thread(), torch.random.fork_rng(devices=[]):
             yield
     finally:
         torch.use_deterministic_algorithms(deterministic)
-        torch.set_num_threads(threads)
 
 
 @functools.cache

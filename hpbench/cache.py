@@ -1,0 +1,65 @@
+"""The evaluation cache: one home for its key, its index and what a hit is charged.
+
+An evaluation is identified by (task name and version, configuration, fidelity level,
+task seed). A continuation from a checkpoint gives the same result as training straight
+to its level (the task contract), so where training started is not part of the key.
+The key hashes the configuration's stored text (``encode_config``), which the store
+writes anyway: the configuration is encoded once per trial.
+
+The SQL lives in the store (``Store.cache_index``, ``Store.cached_trial``); this module
+keeps the index in memory, so a miss (the usual case) costs no query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from hpbench.executors.base import TrialOutcome
+from hpbench.results.store import Store
+from hpbench.tasks.base import Task
+from hpbench.trial import Suggestion
+
+__all__ = ["cache_key", "EvaluationCache"]
+
+
+def cache_key(task: Task, config_json: str, level: float | None, seed: int) -> str:
+    """Key of an evaluation of ``task`` at fidelity ``level`` (``config_json`` from ``encode_config``)."""
+    text = f"{task.name!r}\x00{task.version!r}\x00{level!r}\x00{seed!r}\x00{config_json}"
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+class EvaluationCache:
+    """Finished ok evaluations of one scope of a store, by key.
+
+    Args:
+        store: the results store.
+        experiment_id: reuse evaluations of this experiment only; ``None``: of any.
+    """
+
+    def __init__(self, store: Store, experiment_id: int | None) -> None:
+        self.store = store
+        self._index = store.cache_index(experiment_id)
+
+    def remember(self, key: str, row_id: int) -> None:
+        """A trial with this key was just stored ok as row ``row_id``."""
+        self._index.setdefault(key, row_id)
+
+    def lookup(self, key: str, s: Suggestion, nominal_cost: float) -> TrialOutcome | None:
+        """The outcome of a hit for suggestion ``s``, or ``None`` on a miss.
+
+        A hit is charged what its original evaluation was charged when both started the
+        same way (from scratch, or as continuations), else ``nominal_cost``, the cost this
+        trial would have here. A hit gives no checkpoint: a later continuation from it
+        trains from scratch and is charged in full.
+        """
+        row_id = self._index.get(key)
+        if row_id is None:
+            return None
+        hit = self.store.cached_trial(row_id)
+        if hit is None:
+            return None
+        now = time.time()
+        same_start = (s.continue_from is None) == (hit.continue_from is None)
+        cost = hit.cost if same_start else nominal_cost
+        return TrialOutcome("ok", hit.objective, cost, hit.metrics, None, None, now, now, "cache")

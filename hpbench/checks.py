@@ -1,0 +1,56 @@
+"""Checks of numbers given by users and plug-ins: the one home of each rule.
+
+A *real number* is an ``int``, a ``float`` or a numpy scalar of either, never a ``bool``
+(``True`` is an ``int`` to Python, but a flag to a user). Errors follow the house style:
+they name the owner, the parameter, the rule and the value.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["is_real", "is_integer", "check_int", "check_float"]
+
+_REAL = (int, float, np.integer, np.floating)
+_INTEGER = (int, np.integer)
+
+
+def is_real(value: Any) -> bool:
+    """True for int, float and numpy integer/floating scalars; False for bool and anything else."""
+    if type(value) is float:  # the usual case first
+        return True
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, _REAL)
+
+
+def is_integer(value: Any) -> bool:
+    """True for int and numpy integer scalars; False for bool, floats and anything else."""
+    if type(value) is int:
+        return True
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, _INTEGER)
+
+
+def check_int(owner: str, name: str, value: Any, *, minimum: int | None = None) -> int:
+    """Validate an integer parameter (optionally ``>= minimum``), naming it and the rule in the error."""
+    if not is_integer(value):
+        raise TypeError(f"{owner}: '{name}' must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{owner}: rule '{name} >= {minimum}' broken, got {value!r}")
+    return int(value)
+
+
+def check_float(
+    owner: str, name: str, value: Any, *, minimum: float | None = None, strict: bool = False
+) -> float:
+    """Validate a real parameter: finite, optionally ``> minimum`` (``strict``) or ``>= minimum``."""
+    if not is_real(value):
+        raise TypeError(f"{owner}: '{name}' must be a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{owner}: '{name}' must be finite, got {value!r}")
+    if minimum is not None and (v <= minimum if strict else v < minimum):
+        op = ">" if strict else ">="
+        raise ValueError(f"{owner}: rule '{name} {op} {minimum}' broken, got {value!r}")
+    return v

@@ -1,0 +1,144 @@
+"""One trial's evaluation, wherever it runs: deadline, outcome, never an exception.
+
+Trial timeouts are enforced here, inside the worker: with ``SIGALRM`` in a process's main
+thread, with an asynchronous exception in other threads (Dask worker threads); both
+interrupt the evaluation at the next Python bytecode. Code stuck in native code never
+reaches one, so the runner also has a backstop that calls ``Executor.abandon``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import math
+import os
+import signal
+import socket
+import threading
+import time
+import traceback
+from typing import Any
+
+from hpbench.executors.base import TrialJob, TrialOutcome
+from hpbench.tasks.base import Task
+
+__all__ = ["evaluate_trial", "worker_name"]
+
+_task_cache: dict[str, Task] = {}
+
+
+def _resolve_task(ref: str | Task) -> Task:
+    if not isinstance(ref, str):
+        return ref
+    if ref not in _task_cache:
+        from hpbench.registry import get_task
+
+        _task_cache[ref] = get_task(ref)
+    return _task_cache[ref]
+
+
+class _Timeout(BaseException):
+    """Raised inside an evaluation at its deadline; a BaseException so task code can't swallow it."""
+
+
+_NAME: str | None = None
+
+
+def _forget_name() -> None:
+    global _NAME
+    _NAME = None
+
+
+os.register_at_fork(after_in_child=_forget_name)
+
+
+def worker_name() -> str:
+    """host:pid, computed once per process (gethostname and getpid are system calls)."""
+    global _NAME
+    if _NAME is None:
+        _NAME = f"{socket.gethostname()}:{os.getpid()}"
+    return _NAME
+
+
+class _Deadline:
+    """Interrupt the calling thread with ``_Timeout`` after ``seconds``.
+
+    The main thread uses ``SIGALRM``; any other thread gets an asynchronous exception
+    (``PyThreadState_SetAsyncExc``), delivered at its next bytecode.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._done = False
+        self._timer: threading.Timer | None = None
+        self._old: Any = None
+        self._alarm = False
+
+    def __enter__(self) -> _Deadline:
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM"):
+
+            def _on_alarm(signum: int, frame: Any) -> None:
+                raise _Timeout()
+
+            self._alarm = True
+            self._old = signal.signal(signal.SIGALRM, _on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, float(self.seconds))
+        else:
+            ident = threading.get_ident()
+
+            def _fire() -> None:
+                with self._lock:
+                    if not self._done:
+                        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                            ctypes.c_ulong(ident), ctypes.py_object(_Timeout)
+                        )
+
+            self._timer = threading.Timer(float(self.seconds), _fire)
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._done = True
+        if self._alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._old)
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+def evaluate_trial(job: TrialJob) -> TrialOutcome:
+    """Run one evaluation, turning every failure into an outcome (never raises)."""
+    started = time.time()
+    worker = worker_name()
+    try:
+        task = _resolve_task(job.task)
+        # No timer, signal handler or lock when there is no timeout (the usual, hot case).
+        with contextlib.nullcontext() if job.timeout is None else _Deadline(job.timeout):
+            ev = task.evaluate(job.config, budget=job.budget, seed=job.seed, checkpoint=job.checkpoint)
+        obj = float(ev.objective)
+        if not math.isfinite(obj):
+            msg = f"objective is {obj!r} (not finite)"
+            return TrialOutcome(
+                "failed", None, ev.cost, dict(ev.metrics), None, msg, started, time.time(), worker, ev.seconds
+            )
+        return TrialOutcome(
+            "ok",
+            obj,
+            ev.cost,
+            dict(ev.metrics),
+            ev.checkpoint,
+            None,
+            started,
+            time.time(),
+            worker,
+            ev.seconds,
+        )
+    except _Timeout:
+        msg = f"trial exceeded the timeout of {job.timeout} s"
+        return TrialOutcome("timeout", None, None, {}, None, msg, started, time.time(), worker)
+    except Exception as exc:  # noqa: BLE001 - a failing trial must not stop the run
+        tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return TrialOutcome("failed", None, None, {}, None, tb[:2000], started, time.time(), worker)

@@ -1,0 +1,149 @@
+"""Driver-side state of one run: its searcher, its ledger (``RunBudget``), its checkpoints."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from hpbench.budget import Budget, RunBudget
+from hpbench.incumbent import eligible
+from hpbench.searchers.base import Searcher
+from hpbench.tasks.base import Task
+from hpbench.trial import Suggestion, TrialRecord, TrialStatus
+
+if TYPE_CHECKING:
+    from hpbench.runner.driver import InFlight
+
+__all__ = ["RunState", "MAX_CHECKPOINT_BYTES"]
+
+MAX_CHECKPOINT_BYTES = 512 * 2**20  # per run; older checkpoints are dropped (then retrained)
+
+
+class RunState:
+    """One run (task, searcher, seed) as the driver sees it.
+
+    Attributes:
+        limits: the run's ``Budget``; ``ledger`` (a ``RunBudget``) is its accounting.
+        levels: fidelity level of every trial started, by trial id.
+        checkpoints: trial id -> (fidelity level, checkpoint bytes), oldest first.
+        inflight: trials submitted and not finished, by trial id.
+        error: set when the searcher raised: the run stops, the others go on.
+    """
+
+    def __init__(
+        self,
+        *,
+        task: Task,
+        searcher: Searcher,
+        budget: Budget,
+        task_seed: int,
+        run_id: int | None = None,
+        task_ref: str | Task | None = None,
+        label: str = "",
+    ) -> None:
+        self.task = task
+        self.task_ref = task_ref if task_ref is not None else task
+        self.searcher = searcher
+        self.limits = budget
+        self.ledger = RunBudget(budget, task.fidelity, task.overhead)
+        self.task_seed = task_seed
+        self.run_id = run_id
+        self.label = label or searcher.name
+        self.records: list[TrialRecord] = []
+        self.inflight: dict[int, InFlight] = {}
+        self.requeue: list[Suggestion] = []  # asked while replaying, never stored: run them first
+        self.levels: dict[int, float | None] = {}
+        self.checkpoints: OrderedDict[int, tuple[float, bytes]] = OrderedDict()
+        self._checkpoint_bytes = 0
+        self.best = math.inf
+        self.finished = False
+        self.error: str | None = None
+        self.count_searcher_time = True  # off under a virtual clock: only simulated time counts
+        self._top = None if task.fidelity is None else task.fidelity.high
+
+    # ------------------------------------------------------------------ replay
+    def replay(self, stored: Sequence[TrialRecord]) -> None:
+        """Tell a rebuilt searcher the stored trials, in trial order, as the original saw them."""
+        todo = {r.trial_id: r for r in stored}
+        while todo:
+            s = self.searcher.ask()
+            if s is None:
+                break
+            rec = todo.pop(s.trial_id, None)
+            if rec is None:  # was in flight when the driver stopped: run it again (budget permitting)
+                self.requeue.append(s)
+                continue
+            if dict(s.config) != dict(rec.config) or s.budget != rec.budget:
+                raise RuntimeError(
+                    f"resume: searcher {self.label!r} did not reproduce stored trial {rec.trial_id} "
+                    f"(asked {dict(s.config)} at {s.budget}, stored {dict(rec.config)} at {rec.budget}); "
+                    "it is not deterministic under its seed, so this run cannot be resumed; use --fresh"
+                )
+            self.ledger.charge(cost=rec.cost, seconds=rec.finished - rec.started, started=1)
+            self.levels[s.trial_id] = s.budget
+            self._keep(rec)
+            self.searcher.tell(s, rec.objective if rec.status is TrialStatus.OK else None)
+        if todo:
+            raise RuntimeError(
+                f"resume: searcher {self.label!r} stopped before replaying stored trials {sorted(todo)}; "
+                "use --fresh"
+            )
+
+    def _keep(self, rec: TrialRecord) -> None:
+        self.records.append(rec)
+        if eligible(rec.status, rec.objective, rec.budget, self._top):
+            self.best = min(self.best, rec.objective)  # type: ignore[type-var]
+
+    # --------------------------------------------------------------- proposing
+    def _searcher_failed(self, during: str, exc: Exception) -> None:
+        self.error = f"searcher {self.label!r} raised in {during}: {type(exc).__name__}: {exc}"[:2000]
+
+    def next_suggestion(self) -> Suggestion | None:
+        """The searcher's next trial, or ``None`` (it waits, it is done, or the budget is)."""
+        if self.error is not None or self.ledger.exhausted():
+            return None
+        if self.requeue:
+            return self.requeue.pop(0)
+        t0 = time.perf_counter()
+        try:
+            s = self.searcher.ask()
+        except Exception as exc:  # noqa: BLE001 - a broken searcher stops its own run only
+            self._searcher_failed("ask", exc)
+            return None
+        self._searcher_time(time.perf_counter() - t0)
+        return s
+
+    def _searcher_time(self, seconds: float) -> None:
+        if self.count_searcher_time:
+            self.ledger.charge(seconds=seconds)
+
+    def start_of(self, s: Suggestion) -> tuple[float | None, bytes | None]:
+        """(level, checkpoint) that ``s`` continues from, or ``(None, None)``: it trains from zero."""
+        if s.continue_from is None:
+            return None, None
+        item = self.checkpoints.get(s.continue_from)
+        return (None, None) if item is None else item
+
+    def keep_checkpoint(self, trial_id: int, level: float | None, blob: bytes | None) -> None:
+        if blob is None or level is None or self._top is None or level >= self._top:
+            return  # nothing continues past the top fidelity
+        self.checkpoints[trial_id] = (level, blob)
+        self._checkpoint_bytes += len(blob)
+        while self._checkpoint_bytes > MAX_CHECKPOINT_BYTES and len(self.checkpoints) > 1:
+            _, (_, old) = self.checkpoints.popitem(last=False)
+            self._checkpoint_bytes -= len(old)
+
+    def complete(self, s: Suggestion, rec: TrialRecord) -> None:
+        """Tell the searcher (unless it already failed) and count the trial's time."""
+        t0 = time.perf_counter()
+        if self.error is None:
+            try:
+                self.searcher.tell(s, rec.objective if rec.status is TrialStatus.OK else None)
+            except Exception as exc:  # noqa: BLE001 - the trial is stored; the run stops
+                self._searcher_failed("tell", exc)
+        self._searcher_time(time.perf_counter() - t0)
+        self.ledger.charge(seconds=rec.finished - rec.started)
+        self._keep(rec)
