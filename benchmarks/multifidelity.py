@@ -58,6 +58,7 @@ SEARCHERS: dict[str, tuple[str, dict[str, Any]]] = {
     "sh": ("sh", {}),
     "asha": ("asha", {}),
     "hyperband gp-ei": ("hyperband", {"proposer": "gp-ei"}),
+    "hyperband tpe (BOHB-like)": ("hyperband", {"proposer": "optuna-tpe"}),
     "hyperband retrain": ("hyperband", {"continuation": False}),
 }
 # task -> budget C in FFE (full, quick)

@@ -7,9 +7,16 @@ one thread, so CPU time is single-core time even on a busy machine), the best va
 loss and the test loss of that same configuration, and for mlp-digits the dead-ReLU share
 of the best and the worst configuration.
 
+``--overhead`` measures instead the fixed per-trial cost c0 of the cost model (continuing
+from a to b costs (b - a + c0) / (R + c0)): ``--configs`` random configurations are each
+trained from scratch at fidelities low, 3 low, 9 low, ... up to the top, the CPU seconds are
+fitted as ``t = t0 + t1 * b`` per configuration (least squares), and ``c0 = t0 / t1`` in
+fidelity units is printed per configuration with the fit's R^2, then the median.
+
 Usage:
     python benchmarks/tasks.py                       # all real tasks, 50 evaluations each
     python benchmarks/tasks.py --task svm-digits --evals 10 --json out.json
+    python benchmarks/tasks.py --overhead --task cbow-pydocs --task gan-ring --configs 3
 """
 
 from __future__ import annotations
@@ -31,6 +38,9 @@ REAL_TASKS = [
     "gbdt-diabetes",
     "mlp-digits",
     "cnn-digits",
+    "cbow-pydocs",
+    "gan-ring",
+    "ner-hironsan",
 ]
 
 
@@ -102,13 +112,73 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def fidelity_levels(low: float, high: float, eta: int = 3) -> list[float]:
+    """``low, eta low, eta^2 low, ...`` below ``high``, then ``high``."""
+    levels = [low]
+    while levels[-1] * eta < high:
+        levels.append(levels[-1] * eta)
+    return levels + [high] if levels[-1] < high else levels
+
+
+def measure_overhead(name: str, n_configs: int, seed: int = 0) -> list[dict[str, Any]]:
+    """Fit CPU seconds ``t0 + t1 * b`` per random configuration; c0 = t0 / t1 (fidelity units)."""
+    import numpy as np
+
+    task = get_task(name)
+    assert task.fidelity is not None, f"{name} has no fidelity"
+    levels = fidelity_levels(task.fidelity.low, task.fidelity.high)
+    rng = np.random.default_rng(seed)
+    task.evaluate(
+        task.space.sample(np.random.default_rng(99)), budget=task.fidelity.low, seed=seed
+    )  # warm-up
+    rows = []
+    for i in range(n_configs):
+        config = task.space.sample(rng)
+        times = []
+        for b in levels:
+            cpu = time.process_time()
+            task.evaluate(config, budget=b, seed=seed)
+            times.append(time.process_time() - cpu)
+        t1, t0 = np.polyfit(levels, times, 1)
+        fitted = t0 + t1 * np.asarray(levels)
+        ss = float(np.sum((np.asarray(times) - np.mean(times)) ** 2))
+        r2 = 1.0 - float(np.sum((np.asarray(times) - fitted) ** 2)) / ss if ss > 0 else float("nan")
+        rows.append(
+            {"task": name, "config": i, "levels": levels, "times": times, "t0": t0, "t1": t1, "r2": r2}
+        )
+    return rows
+
+
+def format_overhead(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| task | config | CPU s at each level | t0 (s) | t1 (s/unit) | R^2 | c0 = t0/t1 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        times = " / ".join(f"{b:g}: {t:.2f}" for b, t in zip(r["levels"], r["times"]))
+        lines.append(
+            f"| {r['task']} | {r['config']} | {times} | {r['t0']:.3f} | {r['t1']:.4f} | {r['r2']:.4f} "
+            f"| {r['t0'] / r['t1']:.3f} |"
+        )
+    for name in dict.fromkeys(r["task"] for r in rows):
+        c0 = [r["t0"] / r["t1"] for r in rows if r["task"] == name]
+        lines.append(f"{name}: median c0 {statistics.median(c0):.3f} fidelity units over {len(c0)} configs")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--task", action="append", choices=REAL_TASKS, help="repeat; default all")
     parser.add_argument("--evals", type=int, default=50, help="random-search evaluations per task")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the rows (with best/worst configs) to this file")
+    parser.add_argument("--overhead", action="store_true", help="measure c0 instead (see the docstring)")
+    parser.add_argument("--configs", type=int, default=3, help="configurations per task for --overhead")
     args = parser.parse_args(argv)
+    if args.overhead:
+        names = args.task or [n for n in REAL_TASKS if get_task(n).fidelity is not None]
+        print(format_overhead([row for n in names for row in measure_overhead(n, args.configs, args.seed)]))
+        return
     rows = []
     for name in args.task or REAL_TASKS:
         start = time.perf_counter()

@@ -42,6 +42,9 @@ _LAZY = {
     "register_searcher": "hpbench.registry",
     "analyse": "hpbench.results.verdict",
     "Analysis": "hpbench.results.verdict",
+    "SurrogateTask": "hpbench.surrogate.task",
+    "Recording": "hpbench.surrogate.recording",
+    "record": "hpbench.surrogate.record",
 }
 
 __all__ = [*_LAZY, "__version__"]

@@ -141,7 +141,46 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--report", metavar="FILE", help="write the HTML report here when done")
 
     _add_reading_commands(sub)
+    _add_record_parser(sub)
     return p
+
+
+# ------------------------------------------------------------------ record (issue 15)
+def _add_record_parser(sub: Any) -> None:
+    rc = sub.add_parser(
+        "record",
+        help="record tasks along their fidelity grid (a Sobol design, resumable) and export Parquet files",
+    )
+    rc.add_argument("task", nargs="+", help="task name(s) to record")
+    rc.add_argument("--configs", type=_positive_int, required=True, help="configurations of the Sobol design")
+    rc.add_argument("--seeds", type=_positive_int, default=1, help="seeds of the seeded subset (default 1)")
+    rc.add_argument(
+        "--seeded", type=_positive_int, help="configurations recorded under every seed (default min(100, N))"
+    )
+    rc.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default 1; 0 = here)")
+    rc.add_argument("--dask", help="Dask scheduler address tcp://HOST:8786, or local:N")
+    rc.add_argument("--store", default="results/recordings.db", help="SQLite store of the recording")
+    rc.add_argument("--name", help="experiment name (default record-TASK...)")
+    rc.add_argument("--design-seed", type=_positive_int, default=0, help="which scrambled Sobol design")
+    rc.add_argument(
+        "--include-store", metavar="PATH", help="also record the task's configurations already in this store"
+    )
+    rc.add_argument(
+        "-o",
+        "--output",
+        help="Parquet file (one task) or directory (several; default recordings/)",
+    )
+    rc.add_argument("--export-only", action="store_true", help="export what the store holds, record nothing")
+    rc.add_argument(
+        "--no-quality", action="store_true", help="skip measuring the surrogate's held-out quality"
+    )
+    rc.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _cmd_record(a: argparse.Namespace) -> int:
+    from hpbench.surrogate.cli import record_command
+
+    return record_command(a)
 
 
 def _cmd_run(a: argparse.Namespace) -> int:
@@ -381,6 +420,7 @@ _COMMANDS = {
     "status": _cmd_status,
     "export": _cmd_export,
     "report": _cmd_report,
+    "record": _cmd_record,
 }
 
 

@@ -398,11 +398,7 @@ def _prepare_runs(
                     exp_id,
                     task=tname,
                     task_version=task.version,
-                    task_info={
-                        "optimum": task.optimum,
-                        "fidelity": None if task.fidelity is None else task.fidelity.to_dict(),
-                        "space": task.space.to_dict(),
-                    },
+                    task_info=_task_info(task),
                     searcher=s.label,
                     searcher_name=s.name,
                     searcher_params=searcher.get_params(),
@@ -431,6 +427,19 @@ def _prepare_runs(
                 runs.append(run)
                 seeds[id(run)] = seed
     return runs, seeds
+
+
+def _task_info(task: Task) -> dict[str, Any]:
+    """What the store keeps about a run's task; a surrogate adds its recording and quality."""
+    info = {
+        "optimum": task.optimum,
+        "fidelity": None if task.fidelity is None else task.fidelity.to_dict(),
+        "space": task.space.to_dict(),
+    }
+    surrogate = task.info().get("surrogate")
+    if surrogate is not None:
+        info["surrogate"] = surrogate
+    return info
 
 
 def _driver_thread_limit(local_workers: int) -> Any:

@@ -47,6 +47,8 @@ _BUILTIN_SEARCHERS: dict[str, str] = {
     "skopt-gp": _S + "skopt_adapter:SkoptGP",
     "skopt-rf": _S + "skopt_adapter:SkoptRF",
     "skopt-et": _S + "skopt_adapter:SkoptET",
+    "smac-bb": _S + "smac_adapter:SmacBB",
+    "smac-hpo": _S + "smac_adapter:SmacHPO",
 }
 
 # name -> ("module:factory", kwargs); the factory returns a Task.
@@ -65,6 +67,13 @@ _BUILTIN_TASKS: dict[str, tuple[str, dict[str, Any]]] = {
     "gbdt-diabetes": (_T + "sklearn_models:GBDTTask", {"dataset": "diabetes"}),
     "mlp-digits": (_T + "torch_models:MLPTask", {}),
     "cnn-digits": (_T + "torch_models:CNNTask", {}),
+    "cbow-pydocs": (_T + "cbow:CBOWTask", {}),
+    "gan-ring": (_T + "gan:GANRingTask", {}),
+    "ner-hironsan": (_T + "ner:NERTask", {}),
+    # Surrogates of shipped recordings (hpbench/surrogate/data/, made by `hpbench record`).
+    "mlp-digits-surrogate": ("hpbench.surrogate.builtin:builtin_surrogate", {"task": "mlp-digits"}),
+    "cnn-digits-surrogate": ("hpbench.surrogate.builtin:builtin_surrogate", {"task": "cnn-digits"}),
+    "gbdt-digits-surrogate": ("hpbench.surrogate.builtin:builtin_surrogate", {"task": "gbdt-digits"}),
 }
 
 _extra_tasks: dict[str, Callable[[], Task]] = {}

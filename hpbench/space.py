@@ -421,7 +421,18 @@ class SearchSpace(Mapping[str, Param]):
         One uniform draw per parameter, in order, active or not, so the stream does not
         depend on which conditional parameters are active.
         """
-        draws = rng.random(len(self._params)).tolist()
+        return self.from_uniform(rng.random(len(self._params)).tolist())
+
+    def from_uniform(self, draws: Sequence[float]) -> dict[str, Any]:
+        """The configuration at quantiles ``draws`` (one per parameter, in order) of the prior.
+
+        Maps a point of ``[0, 1]^d`` (e.g. one of a Sobol design) the way ``sample`` maps its
+        uniform draws; inactive conditional parameters ignore their draw.
+        """
+        if len(draws) != len(self._params):
+            raise ValueError(
+                f"draws: rule 'one per parameter ({len(self._params)})' broken, got {len(draws)}"
+            )
         if not self._conditional:
             return {name: p.from_uniform(u) for (name, p), u in zip(self._params.items(), draws)}
         config: dict[str, Any] = {}

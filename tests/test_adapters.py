@@ -319,3 +319,61 @@ def test_skopt_bad_parameters_are_rejected(kwargs: dict[str, Any], error: Any, m
 def test_registry_unknown_parameter_is_refused() -> None:
     with pytest.raises(ValueError, match="did you mean 'sampler_params'"):
         make_searcher("optuna-gp", space=get_task("branin").space, sampler_param={})
+
+
+# ----------------------------------------------------------------------------- SMAC3
+# SMAC is an optional extra (hpbench[smac]); the test extra installs it, so CI runs these.
+_NO_SMAC = importlib.util.find_spec("smac") is None
+
+
+@pytest.mark.skipif(_NO_SMAC, reason="SMAC3 not installed (pip install 'hpbench[smac]')")
+def test_configspace_conversion_keeps_types_scales_and_conditions() -> None:
+    import ConfigSpace as cs
+
+    from hpbench.searchers.smac_adapter import from_configuration, to_configspace
+
+    space = SearchSpace(
+        {
+            "lr": Float(1e-4, 1.0, log=True),
+            "depth": Int(1, 8),
+            "opt": Categorical([True, "sgd", 3]),
+            "momentum": Float(0.0, 0.99, active_if=("opt", ["sgd"])),
+        }
+    )
+    conf = to_configspace(space, seed=0)
+    assert conf["lr"].log and isinstance(conf["depth"], cs.UniformIntegerHyperparameter)
+    assert list(conf["opt"].choices) == [0, 1, 2]
+    for c in conf.sample_configuration(40):
+        config = from_configuration(space, dict(c))
+        assert space.validate(config) == config  # inactive momentum absent exactly when opt != "sgd"
+        assert ("momentum" in config) == (config["opt"] == "sgd")
+
+
+@pytest.mark.skipif(_NO_SMAC, reason="SMAC3 not installed (pip install 'hpbench[smac]')")
+def test_smac_model_phase_survives_failures_and_extreme_objectives() -> None:
+    import warnings
+
+    task = get_task("branin")
+    searcher = make_searcher("smac-hpo", space=task.space, seed=5, n_initial=3, n_trees=4)
+    values = [None, 1e308, 3.0, -1e308, None, 2.0, 1e-300, 5.0, 4.0, 0.5]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        for v in values:
+            s = searcher.ask()
+            searcher.tell(s, v)
+        s = searcher.ask()
+    assert task.space.validate(s.config) == dict(s.config)
+    runhistory = searcher._opt.runhistory
+    told = [runhistory[k] for k in runhistory if runhistory[k].status.name != "RUNNING"]  # the last ask
+    assert [v.status.name == "CRASHED" for v in told] == [v is None for v in values]
+    assert max(v.cost for v in told) == 1e100  # clipped like every peer
+
+
+def test_smac_missing_is_a_clear_import_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from hpbench.searchers import smac_adapter
+
+    monkeypatch.setitem(sys.modules, "smac", None)  # import smac -> ImportError
+    with pytest.raises(ImportError, match=r"pip install 'hpbench\[smac\]'"):
+        smac_adapter.SmacBB(space=get_task("branin").space)

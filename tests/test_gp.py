@@ -308,3 +308,53 @@ def test_short_branin_run_finds_a_minimum() -> None:
     s = GPEISearcher(space=task.space, seed=0)
     best = min(task.evaluate(c).objective for c in _run(s, 30, task))
     assert best - task.optimum < 0.05
+
+
+# ------------------------------------------------------------------- shared model module
+def test_power_transform_matches_scikit_learn() -> None:
+    from sklearn.preprocessing import PowerTransformer
+
+    from hpbench.searchers.gp.model import standardise
+
+    rng = np.random.default_rng(0)
+    y = np.exp(rng.normal(0.0, 2.0, 40))  # heavy right tail, as on a valley of 1e6 span
+    y[[3, 17]] = np.nan  # failures
+    ys, ok = standardise(y, "power")
+    z = (y[ok] - y[ok].mean()) / y[ok].std()
+    ref = PowerTransformer(method="yeo-johnson").fit_transform(z[:, None]).ravel()
+    np.testing.assert_allclose(ys[ok], ref, atol=1e-3)
+    assert np.all(ys[~ok] == ys[ok].max())
+    assert np.all(np.argsort(ys[ok]) == np.argsort(y[ok]))  # monotone: the incumbent is kept
+
+
+@pytest.mark.parametrize("transform", ["none", "power"])
+def test_standardise_survives_objectives_near_the_float_limit(transform: str) -> None:
+    import warnings
+
+    from hpbench.searchers.gp.model import standardise
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        ys, ok = standardise(np.array([1e308, -1e308, 1e300, 1e-300, 0.0, np.nan]), transform)
+    assert np.all(np.isfinite(ys)) and ok.tolist() == [True] * 5 + [False]
+    with pytest.raises(ValueError, match="at least one finite objective"):
+        standardise(np.array([np.nan, np.inf]))
+
+
+def test_gp_model_takes_targets_of_its_own_each_step() -> None:
+    """What a scalarising searcher (ParEGO) does: new targets on the same points, refit forced."""
+    from hpbench.searchers.gp.model import GPModel
+
+    rng = np.random.default_rng(1)
+    X = rng.random((15, 2))
+    model = GPModel()
+    fits = []
+    for w in (0.1, 0.9):
+        y = w * X[:, 0] + (1 - w) * np.sin(6 * X[:, 1])
+        state = model.condition(X, y, rng_fit=rng, rng_subset=rng, refit=True, pending=X[:2] + 0.01)
+        fits.append(model.theta.copy())
+        mean, _ = state.posterior.predict(X)
+        ys = (y - y.mean()) / y.std()
+        np.testing.assert_allclose(mean, ys, atol=0.05)  # interpolates its own targets
+        assert np.allclose(state.anchors[0], X[np.argmin(y)])
+    assert not np.allclose(fits[0], fits[1])  # the second scalarisation got its own fit

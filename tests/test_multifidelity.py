@@ -7,14 +7,13 @@ import pickle
 from collections import Counter
 from collections.abc import Callable, Iterator
 
-import numpy as np
 import pytest
 
-from hpbench.registry import make_searcher
+from hpbench.registry import make_searcher, register_searcher
 from hpbench.searchers.asha import ASHA
 from hpbench.searchers.base import Searcher
 from hpbench.searchers.hyperband import Hyperband, hyperband_schedule
-from hpbench.searchers.proposers import GPEIProposer
+from hpbench.searchers.random import RandomSearch
 from hpbench.searchers.successive_halving import SuccessiveHalving
 from hpbench.space import Fidelity, Float, SearchSpace
 from hpbench.tasks.synthetic import Hartmann
@@ -309,25 +308,55 @@ def test_registry_builds_them_and_params_round_trip(name: str) -> None:
     assert drive(rebuilt, lambda t: t.config["x"], 30) == drive(s, lambda t: t.config["x"], 30)
 
 
-def test_gp_proposer_uses_the_highest_budget_with_enough_points() -> None:
-    p = GPEIProposer(space=SPACE)  # D = 1 -> 3 points needed
-    for i in range(4):
-        p.observe({"x": i / 4}, 1, float(i))
-    for i in range(2):
-        p.observe({"x": i / 4}, 3, float(i))
-    p.observe({"x": 0.9}, 3, None)  # failures do not count
-    assert p.model_budget() == 1
-    p.observe({"x": 0.8}, 3, 0.5)
-    assert p.model_budget() == 3
+class _Recorder(RandomSearch):
+    """A plug-in proposer: random search that records what it is told."""
+
+    name = "recorder"
+
+    def _tell(self, suggestion: Suggestion, objective: float | None) -> None:
+        self.told = [*getattr(self, "told", []), (dict(suggestion.config), objective)]
+
+
+def test_a_plug_in_proposer_is_asked_for_new_configs_and_told_only_their_first_rung() -> None:
+    register_searcher("recorder", _Recorder)
+    fid = Fidelity("epochs", 1, 27)
+    hb = Hyperband(space=SPACE, fidelity=fid, seed=3, proposer="recorder", max_iterations=1)
+    runs = drive(hb, lambda s: s.config["x"] + 1.0 / s.budget, 200)
+    assert hb.is_finished() and len(runs) == sum(n for b in hyperband_schedule(fid) for n, _ in b)
+    instances = hb._proposals._by_budget
+    assert sorted(instances) == [1.0, 3.0, 9.0, 27.0]  # one proposer per starting budget
+    for start, proposer in instances.items():
+        new = [s for s in runs if s.continue_from is None and s.budget == start]
+        # told each configuration it proposed, once, with its objective at the starting budget
+        assert proposer.told == [(dict(s.config), s.config["x"] + 1.0 / start) for s in new]
+        assert all(isinstance(p, _Recorder) for p in instances.values())
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        ({"proposer": "hyperband"}, ValueError, "full-fidelity searcher"),
+        ({"proposer": "optuna_tpe"}, ValueError, "did you mean 'optuna-tpe'"),
+        ({"proposer": 3}, TypeError, "'proposer' must be"),
+        ({"proposer": "gp-ei", "proposer_params": {"n_int": 3}}, ValueError, "did you mean 'n_init'"),
+        ({"proposer": "gp-ei", "proposer_params": {"n_init": 0}}, ValueError, "n_init >= 1"),
+        ({"proposer_params": [1]}, TypeError, "'proposer_params' must be a dict"),
+    ],
+)
+def test_bad_proposers_are_rejected_when_the_policy_is_built(params: dict, error: type, match: str) -> None:
+    for cls in CLASSES:
+        with pytest.raises(error, match=match):
+            cls(space=SPACE, fidelity=Fidelity("epochs", 1, 81), **params)
 
 
 @pytest.mark.skipif(not HAS_GP, reason="GP searcher not available yet")
 @pytest.mark.parametrize("cls", [Hyperband, ASHA])
-def test_model_based_proposer_runs_and_is_deterministic(cls: type[Searcher]) -> None:
+@pytest.mark.parametrize("proposer", ["gp-ei", "optuna-tpe"])
+def test_model_based_proposer_runs_and_is_deterministic(cls: type[Searcher], proposer: str) -> None:
     f = _hartmann_objective()
     space = Hartmann(dim=6).space
     runs = [
-        drive(cls(space=space, fidelity=Fidelity("level", 1, 27), seed=2, proposer="gp-ei"), f, 45)
+        drive(cls(space=space, fidelity=Fidelity("level", 1, 27), seed=2, proposer=proposer), f, 45)
         for _ in range(2)
     ]
     assert runs[0] == runs[1]
@@ -339,22 +368,13 @@ def test_model_based_proposer_runs_and_is_deterministic(cls: type[Searcher]) -> 
 @pytest.mark.skipif(not HAS_GP, reason="GP not available yet")
 def test_gp_proposer_finds_the_minimum_of_a_quadratic_faster_than_the_prior() -> None:
     space = SearchSpace({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)})
-    p = GPEIProposer(space=space)
-    rng = np.random.default_rng(0)
-    for _ in range(6):
-        c = space.sample(rng)
-        p.observe(c, 9, (c["x"] - 0.2) ** 2 + (c["y"] - 0.7) ** 2)
-    dist = []
-    for i in range(12):  # sequential BO at one budget: each proposal is observed before the next
-        c = p.propose(np.random.default_rng(i))
-        dist.append((c["x"] - 0.2) ** 2 + (c["y"] - 0.7) ** 2)
-        p.observe(c, 9, dist[-1])
-    # 18 prior samples get below 1e-3 with probability ~5%; the GP gets there easily.
-    assert min(dist) < 1e-3
-    proposals = [p.propose(np.random.default_rng(i)) for i in range(3)]  # no new data: fantasies
-    assert len({tuple(c.values()) for c in proposals}) == 3
-    clone = pickle.loads(pickle.dumps(p))
-    assert clone.propose(np.random.default_rng(99)) == p.propose(np.random.default_rng(99))
+    asha = ASHA(space=space, fidelity=Fidelity("epochs", 1, 9), seed=0, proposer="gp-ei")
+    runs = drive(asha, lambda s: (s.config["x"] - 0.2) ** 2 + (s.config["y"] - 0.7) ** 2, 30)
+    new = [(s.config["x"] - 0.2) ** 2 + (s.config["y"] - 0.7) ** 2 for s in runs if s.continue_from is None]
+    # 14 prior samples get below 1e-4 with probability 14 * pi * 1e-4 = 0.4%; the GP gets there.
+    assert len(new) >= 12 and min(new) < 1e-4
+    clone = pickle.loads(pickle.dumps(asha))
+    assert clone.ask() == asha.ask()
 
 
 HAS_RUNNER = importlib.util.find_spec("hpbench.runner") is not None

@@ -14,11 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hpbench.searchers.base import Searcher
-from hpbench.searchers.proposers import Proposer, make_proposer
 from hpbench.searchers.successive_halving import (
-    PROPOSE_STREAM,
-    init_halving_params,
+    HalvingSearcher,
     max_bracket,
     rank_key,
     rung_budgets,
@@ -40,14 +37,16 @@ class _Entry:
     promoted: bool = False
 
 
-class ASHA(Searcher):
+class ASHA(HalvingSearcher):
     """Asynchronous Successive Halving: promote when in the top ``1/eta`` of a rung, else start new.
 
     Args:
         eta: reduction factor, >= 2.
         min_budget: budget of rung 0 is the lowest ``R * eta^-K`` >= ``min_budget``;
             ``None`` = ``fidelity.low``.
-        proposer: ``"random"`` or ``"gp-ei"`` (see ``hpbench.searchers.proposers``).
+        proposer: any full-fidelity searcher (``"random"``, ``"gp-ei"``, ``"optuna-tpe"``, a
+            plug-in), see ``hpbench.searchers.proposers``; it learns the rung-0 objective.
+        proposer_params: the proposer's parameters, ``None`` = its defaults.
         continuation: promotions continue the checkpoint of the previous rung; ``False``
             retrains from scratch.
 
@@ -62,8 +61,6 @@ class ASHA(Searcher):
     """
 
     name = "asha"
-    needs_fidelity = True
-    fidelity: Fidelity
 
     def __init__(
         self,
@@ -74,11 +71,20 @@ class ASHA(Searcher):
         eta: int = 3,
         min_budget: float | None = None,
         proposer: str = "random",
+        proposer_params: dict[str, Any] | None = None,
         continuation: bool = True,
     ) -> None:
-        super().__init__(space=space, fidelity=fidelity, seed=seed)
-        r_min = init_halving_params(self, eta, min_budget, proposer, continuation)
-        self._proposer: Proposer = make_proposer(proposer, space=space)
+        super().__init__(
+            space=space,
+            fidelity=fidelity,
+            seed=seed,
+            eta=eta,
+            min_budget=min_budget,
+            proposer=proposer,
+            proposer_params=proposer_params,
+            continuation=continuation,
+        )
+        r_min = self._r_min
         self._budgets = rung_budgets(
             max_bracket(r_min, float(self.fidelity.high), self.eta), self.fidelity, r_min, self.eta
         )
@@ -112,12 +118,11 @@ class ASHA(Searcher):
                 self._running[trial_id] = (k + 1, entry.config_id)
                 continue_from = entry.trial_id if self.continuation else None
                 return Suggestion(trial_id, entry.config, self._budgets[k + 1], continue_from)
-        config = self._proposer.propose(self.rng_for(trial_id, PROPOSE_STREAM))
+        config = self._propose(trial_id, self._budgets[0])
         self._running[trial_id] = (0, trial_id)
         return Suggestion(trial_id, config, self._budgets[0])
 
     def _tell(self, suggestion: Suggestion, objective: float | None) -> None:
         k, config_id = self._running.pop(suggestion.trial_id)
         self._rungs[k].append(_Entry(suggestion.trial_id, config_id, dict(suggestion.config), objective))
-        assert suggestion.budget is not None
-        self._proposer.observe(suggestion.config, suggestion.budget, objective)
+        self._observe(suggestion, objective)

@@ -55,8 +55,11 @@ class Searcher(ABC):
     Class attributes:
         name: registry name, e.g. ``"random"``.
         needs_fidelity: the searcher refuses tasks without a fidelity.
-        max_pending: how many asks may be outstanding (``None`` = unlimited); a
-            synchronous searcher returns ``None`` from ``ask`` while it waits.
+        synchronous: ``ask`` may return ``None`` while trials are pending, i.e. the
+            searcher waits for results before it proposes again (a rung of Successive
+            Halving completes before its best are promoted); the runner then waits for a
+            result instead of stopping. Asynchronous searchers (the default) always
+            propose while not ``is_finished()``.
     """
 
     name: ClassVar[str] = "searcher"
@@ -150,17 +153,30 @@ class Searcher(ABC):
         s = self._ask(self._next_id)
         if s is None:
             return None
-        assert s.trial_id == self._next_id, "searchers must use the trial id they are given"
+        self._check_proposal(s)
         config = self.space.validate(s.config)
         budget = s.budget
         if self.fidelity is not None:
             budget = self.fidelity.validate(self.fidelity.high if budget is None else budget)
-        elif budget is not None:
-            raise AssertionError(f"{self.name} proposed budget {budget!r} for a task without a fidelity")
         s = Suggestion(trial_id=s.trial_id, config=config, budget=budget, continue_from=s.continue_from)
         self._next_id += 1
         self._pending[s.trial_id] = s
         return s
+
+    def _check_proposal(self, s: Any) -> None:
+        """What ``_ask`` returned keeps the contract (a plug-in's mistake gets a clear error)."""
+        owner = f"{type(self).__name__}._ask"
+        if not isinstance(s, Suggestion):
+            raise TypeError(f"{owner}: must return a Suggestion or None, got {s!r}")
+        if s.trial_id != self._next_id:
+            raise ValueError(
+                f"{owner}: rule 'trial_id == the id passed to _ask' broken, got {s.trial_id!r} "
+                f"(expected {self._next_id})"
+            )
+        if self.fidelity is None and s.budget is not None:
+            raise ValueError(
+                f"{owner}: rule 'budget is None for a task without a fidelity' broken, got {s.budget!r}"
+            )
 
     def tell(self, suggestion: Suggestion, objective: float | None) -> None:
         """Report the objective of a suggestion; ``None`` (or NaN/inf) means it failed."""

@@ -15,6 +15,7 @@ paper's Table 1.
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
 from hpbench.searchers.base import check_int
 from hpbench.searchers.successive_halving import (
@@ -60,8 +61,11 @@ class Hyperband(SynchronousBrackets):
         eta: reduction factor, >= 2 (the paper uses 3).
         min_budget: lowest budget ``r_min``; ``None`` = ``fidelity.low``.
         max_iterations: number of passes over all brackets, ``None`` = repeat until the budget ends.
-        proposer: ``"random"`` (the paper) or ``"gp-ei"`` (model-based: a GP on the highest
-            budget with enough observations proposes new configurations).
+        proposer: any full-fidelity searcher: ``"random"`` (the paper), ``"gp-ei"``
+            (model-based Hyperband), ``"optuna-tpe"`` (BOHB-like, Falkner et al. 2018; how it
+            differs from BOHB is in ``hpbench.searchers.proposers``), a plug-in. Each bracket
+            has its own proposer instance, which learns at the bracket's starting budget.
+        proposer_params: the proposer's parameters, ``None`` = its defaults.
         continuation: promotions continue the checkpoint of the previous rung; ``False``
             retrains from scratch.
 
@@ -83,6 +87,7 @@ class Hyperband(SynchronousBrackets):
         min_budget: float | None = None,
         max_iterations: int | None = None,
         proposer: str = "random",
+        proposer_params: dict[str, Any] | None = None,
         continuation: bool = True,
     ) -> None:
         super().__init__(
@@ -93,6 +98,7 @@ class Hyperband(SynchronousBrackets):
             min_budget=min_budget,
             max_iterations=max_iterations,
             proposer=proposer,
+            proposer_params=proposer_params,
             continuation=continuation,
         )
         self._schedule = hyperband_schedule(self.fidelity, self.eta, self._r_min)

@@ -1,193 +1,169 @@
-"""Where multi-fidelity searchers get new configurations from.
+"""Where multi-fidelity searchers get new configurations from: any full-fidelity searcher.
 
 Successive Halving, Hyperband and ASHA are budget policies: they decide which
-configuration trains to which budget, not which configurations to try. A proposer
-supplies the new ones:
+configuration trains to which budget, not which configurations to try. The *proposer*
+supplies the new ones, and it is an ordinary registered searcher with
+``needs_fidelity = False`` (a built-in such as ``"random"``, ``"gp-ei"``, ``"optuna-tpe"``
+or ``"skopt-rf"``, or a plug-in), driven through its own ask/tell interface and nothing
+else. That is the whole interface a proposer has to offer:
 
-- ``"random"``: draws from the prior of the search space (Li et al., JMLR 2018).
-- ``"gp-ei"``: model-based Hyperband in the spirit of BOHB (Falkner et al., ICML 2018),
-  with a Gaussian process and Expected Improvement in place of the TPE model: the GP is
-  fitted on the highest budget that has at least ``D + 2`` successful observations
-  (``D`` = encoded width of the space) and proposes where EI is highest; until some
-  budget has that many, configurations are drawn from the prior.
+- every new configuration of a bracket is ``proposer.ask()`` (budget ignored);
+- when that trial finishes, the proposer is told its objective with ``proposer.tell``
+  (``None`` for a failure), exactly once;
+- promotions are decided by the budget policy and never told to the proposer.
 
-The GP lives in ``hpbench.searchers.gp`` and is imported only when ``"gp-ei"`` proposes.
+Objectives at different budgets are on different scales (a loss after 1 epoch is not a
+loss after 81), so a proposer must only ever see one budget. Each *starting budget* gets
+its own proposer instance: Successive Halving and ASHA start every configuration at the
+same budget and have one; Hyperband has one per bracket (``s_max + 1``), each learning the
+objective at the budget its bracket starts at. Instance ``k`` (the ``k``-th starting
+budget met, from 0) is seeded from ``(seed, k)``.
+
+``proposer="random"`` is the paper's Hyperband (Li et al., JMLR 2018). A model-based
+proposer gives model-based Hyperband in the spirit of BOHB (Falkner, Klein & Hutter,
+"BOHB: Robust and efficient hyperparameter optimization at scale", ICML 2018);
+``hyperband:proposer=optuna-tpe`` is the closest, and it differs from BOHB in three ways:
+
+1. BOHB fits one multivariate kernel density estimate on the *highest budget with enough
+   observations*, promoted configurations' results included, and proposes for every
+   bracket from it; here each bracket's proposer learns only from the configurations it
+   proposed, at its own starting budget, because a searcher's ask/tell contract has no way
+   to tell it about configurations it did not propose.
+2. Optuna's TPE (Bergstra et al., NeurIPS 2011) models each parameter with its own
+   univariate Parzen estimator by default (``sampler_params`` of the generic ``optuna``
+   searcher can switch ``multivariate`` on); BOHB's KDE is multivariate.
+3. BOHB proposes a fixed third of its configurations at random and widens the chosen
+   KDE's bandwidth; TPE's own start-up trials and prior weight take that role here.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from typing import Any
+import json
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hpbench.space import Categorical, Float, SearchSpace
+from hpbench.space import SearchSpace
+from hpbench.trial import Suggestion
 
-__all__ = ["PROPOSERS", "Proposer", "RandomProposer", "GPEIProposer", "make_proposer"]
+if TYPE_CHECKING:
+    from hpbench.searchers.base import Searcher
 
-PROPOSERS: tuple[str, ...] = ("random", "gp-ei")
-
-
-class Proposer(ABC):
-    """Proposes new configurations; may learn from every finished trial at any budget."""
-
-    def __init__(self, *, space: SearchSpace) -> None:
-        self.space = space
-
-    @abstractmethod
-    def propose(self, rng: np.random.Generator) -> dict[str, Any]:
-        """A new configuration; all randomness comes from ``rng``."""
-
-    def observe(self, config: Mapping[str, Any], budget: float, objective: float | None) -> None:  # noqa: B027
-        """Learn that ``config`` trained to ``budget`` scored ``objective`` (``None`` = failed)."""
+__all__ = ["Proposals", "full_fidelity_searchers"]
 
 
-class RandomProposer(Proposer):
-    """Samples the prior of the search space."""
+def full_fidelity_searchers() -> list[str]:
+    """Registered searchers that can propose: those with ``needs_fidelity = False``."""
+    from hpbench.registry import get_searcher_class, searcher_names
 
-    def propose(self, rng: np.random.Generator) -> dict[str, Any]:
-        return self.space.sample(rng)
+    out = []
+    for name in searcher_names():
+        try:
+            if not get_searcher_class(name).needs_fidelity:
+                out.append(name)
+        except Exception:  # noqa: BLE001 - a broken plug-in cannot propose, and must not hide the others
+            continue
+    return out
 
 
-class GPEIProposer(Proposer):
-    """A GP with Expected Improvement fitted on the highest budget with enough data.
+def _check_name(owner: str, name: Any) -> str:
+    from hpbench.registry import get_searcher_class, searcher_names
 
-    Only that budget's observations are used, as in BOHB: objectives at different budgets
-    are on different scales, and the highest well-populated budget is the best proxy of
-    the top fidelity. The GP machinery is ``hpbench.searchers.gp`` (Matern-5/2, MAP
-    hyperparameters, log EI); this class adds what a budget policy needs:
+    if not isinstance(name, str):
+        raise TypeError(f"{owner}: 'proposer' must be a registered searcher name, got {name!r}")
+    if name not in searcher_names():
+        import difflib
 
-    - Many configurations are proposed between two observations at the model's budget
-      (a whole bottom rung). Each proposal is fantasised at its posterior mean until that
-      budget gets new data ("kriging believer", Ginsbourger et al. 2010), so a rung gets
-      distinct configurations instead of one EI maximiser repeated.
-    - Hyperparameters are refitted only when the model's data changed, warm-started from
-      the previous fit at that budget, so a rung of proposals costs one fit.
+        known = full_fidelity_searchers()
+        hint = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+        suffix = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise ValueError(
+            f"{owner}: rule 'proposer in full-fidelity searchers {known}' broken, got {name!r}{suffix}"
+        )
+    if get_searcher_class(name).needs_fidelity:
+        raise ValueError(
+            f"{owner}: rule 'proposer is a full-fidelity searcher (needs_fidelity False)' broken, "
+            f"got {name!r}, itself a budget policy"
+        )
+    return name
+
+
+def _check_params(owner: str, name: str, params: Any) -> dict[str, Any]:
+    from hpbench.registry import check_searcher_params
+
+    if params is None:
+        return {}
+    if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
+        raise TypeError(f"{owner}: 'proposer_params' must be a dict of parameters or None, got {params!r}")
+    try:
+        json.dumps(params)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{owner}: 'proposer_params' values must be JSON-serialisable (the store keeps them), "
+            f"got {params!r}"
+        ) from None
+    try:
+        check_searcher_params(name, params)
+    except ValueError as exc:
+        raise ValueError(f"{owner}: 'proposer_params' rejected: {exc}") from None
+    return dict(params)
+
+
+class Proposals:
+    """The proposer instances of one budget policy, keyed by starting budget.
 
     Args:
+        owner: name of the budget policy, for error messages.
+        name: registry name of a full-fidelity searcher.
+        params: its parameters (``None`` = defaults).
         space: the search space.
-        min_points: successful observations a budget needs before its model is used;
-            ``None`` = ``D + 2`` (``D`` = encoded width).
-        n_candidates: Sobol points screened per proposal.
+        seed: the policy's seed; instance ``k`` gets a seed derived from ``(seed, k)``.
+
+    Raises:
+        TypeError, ValueError: an unknown name, a searcher that needs a fidelity itself, or
+            parameters the searcher refuses (checked by building the first instance now).
     """
 
-    def __init__(self, *, space: SearchSpace, min_points: int | None = None, n_candidates: int = 512) -> None:
-        super().__init__(space=space)
-        self.min_points = space.width + 2 if min_points is None else min_points
-        self.n_candidates = n_candidates
-        # budget -> [(config, objective)] in the order told; failures are kept for the GP.
-        self.observations: dict[float, list[tuple[dict[str, Any], float | None]]] = {}
-        self._theta: dict[float, np.ndarray] = {}  # budget -> last fitted hyperparameters
-        self._fitted_on: dict[float, int] = {}  # budget -> number of observations of that fit
-        self._batch: list[np.ndarray] = []  # encodings proposed since the model's data last changed
-        self._batch_key: tuple[float, int] | None = None
-        self._proposed: list[np.ndarray] = []  # every encoding proposed, so none is proposed twice
-        self._floats_only = all(isinstance(p, Float) for p in space.values()) and not space.is_conditional
-        self._polish_mask = np.ones(space.width, dtype=bool)
-        for name, p in space.items():
-            if isinstance(p, Categorical):
-                self._polish_mask[space.columns(name)] = False
+    def __init__(self, owner: str, name: Any, params: Any, *, space: SearchSpace, seed: int) -> None:
+        self.name = _check_name(owner, name)
+        self.params = _check_params(owner, self.name, params)
+        self._space = space
+        self._seed = seed
+        self._by_budget: dict[float, Searcher] = {}
+        self._first = self._build(0)  # fails now, not at the first ask, on bad parameters
+        self._asked: dict[int, tuple[Searcher, Suggestion]] = {}  # policy trial id -> (instance, its ask)
 
-    def observe(self, config: Mapping[str, Any], budget: float, objective: float | None) -> None:
-        self.observations.setdefault(float(budget), []).append((dict(config), objective))
+    def _build(self, index: int) -> Searcher:
+        from hpbench.registry import make_searcher
 
-    def model_budget(self) -> float | None:
-        """The budget the next proposal's model is fitted on, or ``None`` (sample the prior)."""
-        ready = [
-            b for b, obs in self.observations.items() if sum(y is not None for _, y in obs) >= self.min_points
-        ]
-        return max(ready) if ready else None
+        seed = int(np.random.SeedSequence([self._seed, index]).generate_state(1)[0])
+        return make_searcher(self.name, space=self._space, fidelity=None, seed=seed, **self.params)
 
-    def _project(self, U: np.ndarray) -> np.ndarray:
-        U = np.clip(np.atleast_2d(U), 0.0, 1.0)
-        return U if self._floats_only else self.space.project(U)
+    def instance(self, budget: float) -> Searcher:
+        """The proposer that learns the objective at starting budget ``budget``."""
+        found = self._by_budget.get(float(budget))
+        if found is None:
+            index = len(self._by_budget)
+            found = self._first if index == 0 else self._build(index)
+            self._by_budget[float(budget)] = found
+        return found
 
-    def propose(self, rng: np.random.Generator) -> dict[str, Any]:
-        budget = self.model_budget()
-        if budget is None:
-            return self._sample(rng)
-        from hpbench.searchers.gp.kernel import GPPosterior  # heavy, and only needed once a model exists
-        from hpbench.searchers.gp.optimizer import maximize_log_ei
+    def propose(self, trial_id: int, budget: float, rng: np.random.Generator) -> dict[str, Any]:
+        """A new configuration for the policy's trial ``trial_id``, to start at ``budget``.
 
-        obs = self.observations[budget]
-        if self._batch_key != (budget, len(obs)):
-            self._batch_key, self._batch = (budget, len(obs)), []
-        X, ys, ok = _standardised(self.space, obs)
-        theta = self._fit(budget, X[ok], ys[ok], rng)
-        try:
-            posterior = GPPosterior(X, ys, theta)
-            best = float(np.min(ys[ok]))
-            if self._batch:
-                P = np.array(self._batch)
-                fantasy, _ = posterior.predict(P)
-                posterior = GPPosterior(np.vstack([X, P]), np.r_[ys, fantasy], theta)
-                best = min(best, float(np.min(fantasy)))
-        except np.linalg.LinAlgError:
-            return self._sample(rng)
-        anchors = X[np.flatnonzero(ok)[np.argsort(ys[ok], kind="stable")][:5]]
-        U, _ = maximize_log_ei(
-            posterior,
-            best=best,
-            xi=0.0,
-            rng=rng,
-            project=self._project,
-            polish_mask=self._polish_mask,
-            anchors=anchors,
-            n_candidates=self.n_candidates,
-            n_restarts=1,
-            maxiter=25,
-        )
-        # A configuration evaluated only below the model's budget is not in the model, and EI
-        # could pick it again: exclude every earlier proposal as well.
-        seen = np.vstack([posterior.X, *self._proposed]) if self._proposed else posterior.X
-        for u in U:
-            if np.min(np.max(np.abs(seen - u), axis=1)) > 1e-9:
-                self._batch.append(u)
-                self._proposed.append(u)
-                return self.space.decode(u)
-        return self._sample(rng)  # EI found nothing new (tiny discrete space)
+        A proposer that has nothing to offer now (``ask`` returns ``None``: it waits or has
+        finished) is passed over: the configuration is drawn from the prior with ``rng``.
+        """
+        searcher = self.instance(budget)
+        s = searcher.ask()
+        if s is None:
+            return self._space.sample(rng)
+        self._asked[trial_id] = (searcher, s)
+        return dict(s.config)
 
-    def _sample(self, rng: np.random.Generator) -> dict[str, Any]:
-        config = self.space.sample(rng)
-        self._proposed.append(self.space.encode(config))
-        return config
-
-    def _fit(self, budget: float, X: np.ndarray, ys: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        from hpbench.searchers.gp.kernel import HyperPrior, default_theta, fit_hyperparameters
-
-        if self._fitted_on.get(budget) != len(ys):
-            warm = self._theta.get(budget)
-            theta, ok = fit_hyperparameters(
-                X, ys, rng=rng, warm_start=warm, n_starts=1 if warm is not None else 2
-            )
-            if ok:
-                self._theta[budget] = theta
-            self._fitted_on[budget] = len(ys)
-        return self._theta.get(budget, default_theta(X.shape[1], HyperPrior()))
-
-
-def _standardised(
-    space: SearchSpace, observations: list[tuple[dict[str, Any], float | None]]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Encodings (n, D), standardised objectives (n,) and success mask (n,).
-
-    Failures get the worst standardised value, so the model steers away from them (as
-    ``GPEISearcher`` does); they are left out of the hyperparameter fit by the caller.
-    """
-    X = space.encode_many([c for c, _ in observations])
-    ok = np.array([y is not None for _, y in observations])
-    y = np.array([np.nan if v is None else v for _, v in observations], dtype=float)
-    mu, sd = float(np.mean(y[ok])), float(np.std(y[ok]))
-    ys = (y - mu) / (sd if sd > 1e-12 else 1.0)
-    ys[~ok] = np.max(ys[ok])
-    return X, ys, ok
-
-
-def make_proposer(name: str, *, space: SearchSpace) -> Proposer:
-    """Build the proposer called ``name`` (one of ``PROPOSERS``)."""
-    if name == "random":
-        return RandomProposer(space=space)
-    if name == "gp-ei":
-        return GPEIProposer(space=space)
-    raise ValueError(f"proposer: rule 'name in {list(PROPOSERS)}' broken, got {name!r}")
+    def observe(self, trial_id: int, objective: float | None) -> None:
+        """Tell the proposer of trial ``trial_id`` its objective; other trials are ignored."""
+        entry = self._asked.pop(trial_id, None)
+        if entry is not None:
+            searcher, s = entry
+            searcher.tell(s, objective)

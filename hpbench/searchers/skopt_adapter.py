@@ -47,7 +47,8 @@ _INITIAL_POINTS = ("random", "sobol", "halton", "hammersly", "lhs", "grid")
 _GBRT_BROKEN = (
     "scikit-optimize 0.10's 'GBRT' surrogate (GradientBoostingQuantileRegressor) lists "
     "BaseEstimator before RegressorMixin, so scikit-learn >= 1.6 does not tag it as a regressor and "
-    "skopt.Optimizer refuses it; use 'RF' or 'ET' for a tree surrogate"
+    "skopt.Optimizer refuses it ('has to be a regressor'; checked: 1.5.2 works, 1.6.1 to 1.9.1 fail); "
+    "use 'RF' or 'ET' for a tree surrogate"
 )
 
 

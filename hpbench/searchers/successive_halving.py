@@ -18,12 +18,19 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from hpbench.searchers.base import Searcher, check_choice, check_float, check_int
-from hpbench.searchers.proposers import PROPOSERS, Proposer, make_proposer
+from hpbench.searchers.base import Searcher, check_float, check_int
+from hpbench.searchers.proposers import Proposals
 from hpbench.space import Fidelity, SearchSpace
 from hpbench.trial import Suggestion
 
-__all__ = ["SuccessiveHalving", "SynchronousBrackets", "max_bracket", "rung_budgets", "bracket_rungs"]
+__all__ = [
+    "HalvingSearcher",
+    "SuccessiveHalving",
+    "SynchronousBrackets",
+    "max_bracket",
+    "rung_budgets",
+    "bracket_rungs",
+]
 
 # Relative slack when comparing r_min * eta^s with R, so that e.g. 0.1 * 10 <= 1.0 holds.
 _REL_TOL = 1e-9
@@ -33,7 +40,11 @@ PROPOSE_STREAM = 1
 
 def max_bracket(r_min: float, r_max: float, eta: int) -> int:
     """``s_max = floor(log_eta(R / r_min))``, computed without floating-point log error."""
-    assert 0 < r_min < r_max and eta >= 2
+    if not (0 < r_min < r_max and isinstance(eta, int) and eta >= 2):
+        raise ValueError(
+            f"max_bracket: rule '0 < r_min < r_max and integer eta >= 2' broken, got "
+            f"r_min={r_min!r}, r_max={r_max!r}, eta={eta!r}"
+        )
     s = 0
     while r_min * eta ** (s + 1) <= r_max * (1 + _REL_TOL):
         s += 1
@@ -112,22 +123,61 @@ class _Bracket:
         return self.rungs[self.level][1]
 
 
-def init_halving_params(
-    searcher: Searcher, eta: Any, min_budget: Any, proposer: Any, continuation: Any
-) -> float:
-    """Check and store the parameters every halving searcher takes; return ``r_min``."""
-    owner = type(searcher).__name__
-    assert searcher.fidelity is not None  # needs_fidelity: the base class refused None
-    searcher.eta = check_int(owner, "eta", eta, minimum=2)  # type: ignore[attr-defined]
-    searcher.min_budget = min_budget  # type: ignore[attr-defined]
-    searcher.proposer = check_choice(owner, "proposer", proposer, PROPOSERS)  # type: ignore[attr-defined]
-    if not isinstance(continuation, bool):
-        raise TypeError(f"{owner}: 'continuation' must be True or False, got {continuation!r}")
-    searcher.continuation = continuation  # type: ignore[attr-defined]
-    return check_min_budget(owner, searcher.fidelity, min_budget, searcher.eta)  # type: ignore[attr-defined]
+class HalvingSearcher(Searcher):
+    """Base of the budget policies (``sh``, ``hyperband``, ``asha``): their shared parameters
+    and their proposer.
+
+    New configurations come from ``proposer``, any full-fidelity searcher, through its
+    ask/tell interface (see ``hpbench.searchers.proposers``); subclasses call
+    ``_propose`` for every new configuration and ``_observe`` for every finished trial.
+
+    Args:
+        eta: reduction factor, >= 2.
+        min_budget: lowest budget; ``None`` = ``fidelity.low``.
+        proposer: registry name of a full-fidelity searcher: ``"random"`` (the papers'
+            choice), ``"gp-ei"``, ``"optuna-tpe"`` (BOHB-like), a plug-in, ...
+        proposer_params: that searcher's parameters, ``None`` = its defaults.
+        continuation: promotions continue the checkpoint of the previous rung; ``False``
+            retrains from scratch (for comparisons).
+    """
+
+    needs_fidelity = True
+    fidelity: Fidelity
+
+    def __init__(
+        self,
+        *,
+        space: SearchSpace,
+        fidelity: Fidelity | None = None,
+        seed: int = 0,
+        eta: int = 3,
+        min_budget: float | None = None,
+        proposer: str = "random",
+        proposer_params: dict[str, Any] | None = None,
+        continuation: bool = True,
+    ) -> None:
+        super().__init__(space=space, fidelity=fidelity, seed=seed)
+        owner = type(self).__name__
+        self.eta = check_int(owner, "eta", eta, minimum=2)
+        self.min_budget = min_budget
+        self._r_min = check_min_budget(owner, self.fidelity, min_budget, self.eta)
+        if not isinstance(continuation, bool):
+            raise TypeError(f"{owner}: 'continuation' must be True or False, got {continuation!r}")
+        self.continuation = continuation
+        self._proposals = Proposals(owner, proposer, proposer_params, space=space, seed=self.seed)
+        self.proposer = self._proposals.name
+        self.proposer_params = dict(self._proposals.params) if proposer_params is not None else None
+
+    def _propose(self, trial_id: int, budget: float) -> dict[str, Any]:
+        """A new configuration from the proposer of starting budget ``budget``."""
+        return self._proposals.propose(trial_id, budget, self.rng_for(trial_id, PROPOSE_STREAM))
+
+    def _observe(self, suggestion: Suggestion, objective: float | None) -> None:
+        """Tell the proposer the result of a configuration it proposed (promotions are ignored)."""
+        self._proposals.observe(suggestion.trial_id, objective)
 
 
-class SynchronousBrackets(Searcher):
+class SynchronousBrackets(HalvingSearcher):
     """Runs brackets of Successive Halving one after the other; subclasses choose the brackets.
 
     A rung is complete when all its trials are told; only then are its best ``n_{i+1}``
@@ -137,9 +187,7 @@ class SynchronousBrackets(Searcher):
     fewer successes than promotion slots, only the successes go on.
     """
 
-    needs_fidelity = True
     synchronous = True
-    fidelity: Fidelity
 
     def __init__(
         self,
@@ -151,15 +199,23 @@ class SynchronousBrackets(Searcher):
         min_budget: float | None = None,
         max_iterations: int | None = None,
         proposer: str = "random",
+        proposer_params: dict[str, Any] | None = None,
         continuation: bool = True,
     ) -> None:
-        super().__init__(space=space, fidelity=fidelity, seed=seed)
-        self._r_min = init_halving_params(self, eta, min_budget, proposer, continuation)
+        super().__init__(
+            space=space,
+            fidelity=fidelity,
+            seed=seed,
+            eta=eta,
+            min_budget=min_budget,
+            proposer=proposer,
+            proposer_params=proposer_params,
+            continuation=continuation,
+        )
         self._s_max = max_bracket(self._r_min, float(self.fidelity.high), self.eta)
         if max_iterations is not None:
             max_iterations = check_int(self.name, "max_iterations", max_iterations, minimum=1)
         self.max_iterations = max_iterations
-        self._proposer: Proposer = make_proposer(proposer, space=space)
         self._bracket: _Bracket | None = None
         self._n_started = 0  # brackets started so far
 
@@ -190,7 +246,7 @@ class SynchronousBrackets(Searcher):
             return None  # wait for the rung to complete
         continue_from: int | None = None
         if b.level == 0:
-            config = self._proposer.propose(self.rng_for(trial_id, PROPOSE_STREAM))
+            config = self._propose(trial_id, b.budget)
         else:
             config, source = b.todo[b.handed]
             continue_from = source if self.continuation else None
@@ -200,11 +256,11 @@ class SynchronousBrackets(Searcher):
 
     def _tell(self, suggestion: Suggestion, objective: float | None) -> None:
         b = self._bracket
+        # Internal invariant: the base class only passes pending trials, all of the current bracket.
         assert b is not None and suggestion.trial_id in b.outstanding, "a synchronous bracket runs alone"
         b.outstanding.discard(suggestion.trial_id)
         b.results.append((suggestion.trial_id, dict(suggestion.config), objective))
-        assert suggestion.budget is not None
-        self._proposer.observe(suggestion.config, suggestion.budget, objective)
+        self._observe(suggestion, objective)
         if b.handed == b.quota and not b.outstanding:
             self._complete_rung(b)
 
@@ -236,8 +292,9 @@ class SuccessiveHalving(SynchronousBrackets):
             at the top, as in Hyperband's most aggressive bracket).
         min_budget: lowest budget to train to; ``None`` = ``fidelity.low``.
         max_iterations: number of brackets, ``None`` = repeat until the budget ends.
-        proposer: ``"random"`` (prior samples) or ``"gp-ei"`` (a GP on the highest budget
-            with enough observations proposes new configurations).
+        proposer: any full-fidelity searcher (``"random"`` = prior samples, ``"gp-ei"``,
+            ``"optuna-tpe"``, ...), see ``hpbench.searchers.proposers``.
+        proposer_params: the proposer's parameters, ``None`` = its defaults.
         continuation: promotions continue the checkpoint of the previous rung; ``False``
             retrains from scratch (for comparisons).
 
@@ -262,6 +319,7 @@ class SuccessiveHalving(SynchronousBrackets):
         min_budget: float | None = None,
         max_iterations: int | None = None,
         proposer: str = "random",
+        proposer_params: dict[str, Any] | None = None,
         continuation: bool = True,
     ) -> None:
         super().__init__(
@@ -272,6 +330,7 @@ class SuccessiveHalving(SynchronousBrackets):
             min_budget=min_budget,
             max_iterations=max_iterations,
             proposer=proposer,
+            proposer_params=proposer_params,
             continuation=continuation,
         )
         if n_configs is not None:

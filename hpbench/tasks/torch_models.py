@@ -18,18 +18,22 @@ Shape glossary: ``n`` = samples, ``f`` = 64 pixels, ``k`` = 10 classes, ``c`` = 
 from __future__ import annotations
 
 import functools
-import io
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hpbench.space import Categorical, Fidelity, Float, Int, SearchSpace
 from hpbench.tasks.base import Task
-from hpbench.tasks.datasets import accuracy, check_resume, cross_entropy_from_logits, load_split
-from hpbench.threads import one_thread
+from hpbench.tasks.datasets import accuracy, cross_entropy_from_logits, load_split
+from hpbench.tasks.torch_support import (
+    check_finite,
+    load_checkpoint,
+    save_checkpoint,
+    torch_generator,
+    torch_settings,
+)
 from hpbench.trial import Evaluation
 
 if TYPE_CHECKING:
@@ -37,25 +41,9 @@ if TYPE_CHECKING:
 
 __all__ = ["MLPTask", "CNNTask", "conv_macs"]
 
-_CHECKPOINT_FORMAT = 1
 _DATASET = "digits"
 _SIDE = 8
 _N_CLASSES = 10
-
-
-@contextmanager
-def _torch_settings() -> Iterator[None]:
-    import torch
-
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(True)
-    try:
-        # Layer constructors draw default weights from the global RNG before we re-initialise
-        # them from our generator: restore it so evaluations leave the caller's stream alone.
-        with one_thread(), torch.random.fork_rng(devices=[]):
-            yield
-    finally:
-        torch.use_deterministic_algorithms(deterministic)
 
 
 @functools.cache
@@ -69,14 +57,6 @@ def _tensors() -> dict[str, torch.Tensor]:
         out[f"X_{part}"] = torch.tensor(np.asarray(getattr(s, f"X_{part}")), dtype=torch.float32)
         out[f"y_{part}"] = torch.tensor(np.asarray(getattr(s, f"y_{part}")), dtype=torch.int64)
     return out
-
-
-def _generator(seed: int) -> torch.Generator:
-    import torch
-
-    # Run seeds may exceed torch's 64-bit range; hash them to 63 bits.
-    state = np.random.SeedSequence(seed).generate_state(2, dtype=np.uint32)
-    return torch.Generator().manual_seed(int(state[0]) << 31 | int(state[1]) >> 1)
 
 
 class _TorchTask(Task):
@@ -106,15 +86,18 @@ class _TorchTask(Task):
         config, budget, seed = self.check_inputs(config, budget, seed, checkpoint)
         epochs = int(budget)  # type: ignore[arg-type]
         data = _tensors()
-        with _torch_settings():
-            gen = _generator(seed)
+        with torch_settings():
+            gen = torch_generator(seed)
             model = self._build(config, gen)
             optimiser = torch.optim.AdamW(
                 model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"]
             )
             done = 0
             if checkpoint is not None:
-                done = self._resume(checkpoint, config, seed, epochs, model, optimiser, gen)
+                done, state = load_checkpoint(self.name, "epochs", checkpoint, config, seed, epochs)
+                model.load_state_dict(state["model"])
+                optimiser.load_state_dict(state["optimiser"])
+                gen.set_state(state["generator"])
             X_train = self._inputs(data["X_train"])
             batch_size = int(config.get("batch_size", self.batch_size_default))
             start = time.perf_counter()
@@ -126,10 +109,7 @@ class _TorchTask(Task):
             with torch.no_grad():
                 val = model(self._inputs(data["X_val"])).double().numpy()
                 test = model(self._inputs(data["X_test"])).double().numpy()
-            if not (np.all(np.isfinite(val)) and np.all(np.isfinite(test))):
-                raise FloatingPointError(
-                    f"task '{self.name}': training diverged (non-finite outputs) with config {config!r}"
-                )
+            check_finite(self.name, config, val, test)
             metrics: dict[str, Any] = {
                 "val_accuracy": accuracy(val, data["y_val"].numpy()),
                 "test_loss": cross_entropy_from_logits(test, data["y_test"].numpy()),
@@ -137,51 +117,14 @@ class _TorchTask(Task):
                 "train_seconds": seconds,
             }
             metrics.update(self._extra_metrics(model, config))
-            buffer = io.BytesIO()
-            state = {
-                "format": _CHECKPOINT_FORMAT,
-                "config": config,
-                "seed": seed,
-                "epochs": epochs,
+            payload = {
                 "model": model.state_dict(),
                 "optimiser": optimiser.state_dict(),
                 "generator": gen.get_state(),
             }
-            torch.save(state, buffer)
+            saved = save_checkpoint(config, seed, epochs, payload)
         objective = cross_entropy_from_logits(val, data["y_val"].numpy())
-        return Evaluation(objective=objective, metrics=metrics, checkpoint=buffer.getvalue())
-
-    def _resume(
-        self,
-        checkpoint: bytes,
-        config: dict[str, Any],
-        seed: int,
-        epochs: int,
-        model: torch.nn.Module,
-        optimiser: torch.optim.Optimizer,
-        gen: torch.Generator,
-    ) -> int:
-        import torch
-
-        if not isinstance(checkpoint, (bytes, bytearray)):
-            raise TypeError(f"checkpoint: must be bytes, got {type(checkpoint).__name__}")
-        try:
-            state = torch.load(io.BytesIO(checkpoint), weights_only=True)
-            ok = isinstance(state, dict) and state.get("format") == _CHECKPOINT_FORMAT
-        except Exception:  # noqa: BLE001 - any unreadable payload is the same user error
-            ok = False
-        if not ok:
-            raise ValueError(f"checkpoint: task '{self.name}': not a checkpoint of this task")
-        if state["config"] != config or state["seed"] != seed:
-            raise ValueError(
-                f"checkpoint: task '{self.name}': rule 'same config and seed' broken, checkpoint has "
-                f"{state['config']!r} seed {state['seed']}, got {config!r} seed {seed}"
-            )
-        check_resume(self.name, "epochs", state["epochs"], epochs)
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        gen.set_state(state["generator"])
-        return int(state["epochs"])
+        return Evaluation(objective=objective, metrics=metrics, checkpoint=saved)
 
 
 def _train_epoch(

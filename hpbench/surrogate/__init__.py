@@ -1,0 +1,1 @@
+"""Record a real task once, replay it as a surrogate (``hpbench record``, ``SurrogateTask``)."""
