@@ -1,5 +1,8 @@
 """hpbench: benchmark hyperparameter searchers fairly.
 
+Every name below is imported on first use (PEP 562), so ``hpbench --help`` and worker
+processes pay only for what they touch (numpy for spaces, pandas for results).
+
 Example:
     >>> import hpbench as hb
     >>> res = hb.benchmark(["branin"], ["random", "gp-ei"], seeds=2, max_evals=20,
@@ -12,22 +15,32 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from hpbench.budget import Budget
-from hpbench.objectives import Objective
-from hpbench.searchers.base import Searcher
-from hpbench.space import Categorical, Fidelity, Float, Int, SearchSpace
-from hpbench.tasks.base import FunctionTask, Task, task
-from hpbench.trial import Evaluation, Suggestion, TrialRecord, TrialStatus
-
 __version__ = "0.1.0"
 
-# Imported on first use: they pull in pandas and sqlite, which worker processes never need.
 _LAZY = {
+    "Float": "hpbench.space",
+    "Int": "hpbench.space",
+    "Categorical": "hpbench.space",
+    "SearchSpace": "hpbench.space",
+    "Fidelity": "hpbench.space",
+    "Objective": "hpbench.objectives",
+    "Suggestion": "hpbench.trial",
+    "Evaluation": "hpbench.trial",
+    "TrialRecord": "hpbench.trial",
+    "TrialStatus": "hpbench.trial",
+    "Searcher": "hpbench.searchers.base",
+    "Task": "hpbench.tasks.base",
+    "FunctionTask": "hpbench.tasks.base",
+    "task": "hpbench.tasks.base",
+    "Budget": "hpbench.budget",
     "benchmark": "hpbench.experiment",
     "ExperimentResult": "hpbench.experiment",
+    "TrialEvent": "hpbench.experiment",
     "load_results": "hpbench.results.store",
     "load_runs": "hpbench.results.store",
-    "run_search": "hpbench.runner",
+    "run_search": "hpbench.api",
+    "register_task": "hpbench.registry",
+    "register_searcher": "hpbench.registry",
     "analyse": "hpbench.results.verdict",
     "Analysis": "hpbench.results.verdict",
     "SurrogateTask": "hpbench.surrogate.task",
@@ -35,34 +48,7 @@ _LAZY = {
     "record": "hpbench.surrogate.record",
 }
 
-__all__ = [
-    "Float",
-    "Int",
-    "Categorical",
-    "SearchSpace",
-    "Fidelity",
-    "Objective",
-    "Suggestion",
-    "Evaluation",
-    "TrialRecord",
-    "TrialStatus",
-    "Searcher",
-    "Task",
-    "FunctionTask",
-    "task",
-    "Budget",
-    "benchmark",
-    "ExperimentResult",
-    "load_results",
-    "load_runs",
-    "run_search",
-    "analyse",
-    "Analysis",
-    "SurrogateTask",
-    "Recording",
-    "record",
-    "__version__",
-]
+__all__ = [*_LAZY, "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -71,3 +57,7 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     raise AttributeError(f"module 'hpbench' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

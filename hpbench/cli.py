@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -41,6 +42,48 @@ def _positive_float(text: str) -> float:
     if not v > 0 or v == float("inf"):
         raise argparse.ArgumentTypeError(f"rule '> 0 and finite' broken, got {text!r}")
     return v
+
+
+def _add_reading_commands(sub: Any) -> None:
+    """``list``, ``status``, ``export`` and ``report``: the commands that read, not run."""
+    ls = sub.add_parser("list", help="list tasks (with their spaces) or searchers (with their parameters)")
+    ls.add_argument("what", choices=["tasks", "searchers"], help="what to list")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+
+    store_help = f"SQLite store (default: {DEFAULT_STORE})"
+    exp_help = "experiment name (default: every experiment in the store)"
+    st = sub.add_parser("status", help="experiments and runs in a store, with progress")
+    st.add_argument("--store", default=DEFAULT_STORE, help=store_help)
+    st.add_argument("--experiment", help=exp_help)
+
+    ex = sub.add_parser("export", help="export trials to CSV or Parquet")
+    ex.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format (default: csv)")
+    ex.add_argument("-o", "--output", required=True, help="file to write (its directory must exist)")
+    ex.add_argument("--store", default=DEFAULT_STORE, help=store_help)
+    ex.add_argument("--experiment", help=exp_help)
+
+    rep = sub.add_parser("report", help="write the self-contained HTML report, or every figure as files")
+    rep.add_argument("--store", default=DEFAULT_STORE, help=store_help)
+    which = rep.add_mutually_exclusive_group()
+    which.add_argument(
+        "--experiment", action="append", help="experiment to report (repeatable; default: the latest)"
+    )
+    which.add_argument("--all", action="store_true", help="every experiment of the store")
+    rep.add_argument(
+        "-o", "--output", default="results/report.html", help="HTML file (default: results/report.html)"
+    )
+    rep.add_argument(
+        "--figures",
+        metavar="DIR",
+        help="instead of the HTML page, write every figure of the report into DIR, "
+        "with a CSV of the data each plots (needs Chrome or Chromium)",
+    )
+    rep.add_argument(
+        "--format",
+        choices=["svg", "pdf", "png"],
+        default="pdf",
+        help="file format of --figures (default: pdf; png at 300 dpi)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,7 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="benchmark multi-objective tasks on this one objective (stored as TASK@NAME)",
     )
     r.add_argument("--store", help=f"SQLite store (default {DEFAULT_STORE})")
-    r.add_argument("--name", help="experiment name (default: spec file name, or 'default')")
+    r.add_argument(
+        "--name",
+        help="experiment name (default: the spec's name; for flags, one made from the tasks, searchers "
+        "and seeds, so the same flags resume the same experiment and a larger budget extends it)",
+    )
     mode = r.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue the experiment of that name (default)")
     mode.add_argument("--fresh", action="store_true", help="start a new experiment even if the name exists")
@@ -98,28 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--report", metavar="FILE", help="write the HTML report here when done")
 
-    ls = sub.add_parser("list", help="list tasks or searchers")
-    ls.add_argument("what", choices=["tasks", "searchers"])
-    ls.add_argument("--json", action="store_true", help="machine-readable output")
-
-    st = sub.add_parser("status", help="experiments and runs in a store, with progress")
-    st.add_argument("--store", default=DEFAULT_STORE)
-    st.add_argument("--experiment")
-
-    ex = sub.add_parser("export", help="export trials to CSV or Parquet")
-    ex.add_argument("--format", choices=["csv", "parquet"], default="csv")
-    ex.add_argument("-o", "--output", required=True)
-    ex.add_argument("--store", default=DEFAULT_STORE)
-    ex.add_argument("--experiment")
-
-    rep = sub.add_parser("report", help="write the self-contained HTML report")
-    rep.add_argument("--store", default=DEFAULT_STORE)
-    which = rep.add_mutually_exclusive_group()
-    which.add_argument(
-        "--experiment", action="append", help="experiment to report (repeatable; default: the latest)"
-    )
-    which.add_argument("--all", action="store_true", help="every experiment of the store")
-    rep.add_argument("-o", "--output", default="results/report.html")
+    _add_reading_commands(sub)
     _add_record_parser(sub)
     return p
 
@@ -164,7 +190,7 @@ def _cmd_record(a: argparse.Namespace) -> int:
 
 def _cmd_run(a: argparse.Namespace) -> int:
     from hpbench.budget import Budget
-    from hpbench.experiment import run_experiment
+    from hpbench.experiment import content_name, run_experiment
     from hpbench.registry import get_searcher_class, task_names
     from hpbench.spec import BenchmarkSpec, RunOptions, load_spec, parse_searcher, seeds_from
 
@@ -189,14 +215,17 @@ def _cmd_run(a: argparse.Namespace) -> int:
             raise ValueError("run: rule 'at least one --task (or a spec file)' broken, got none")
         if not a.searcher:
             raise ValueError("run: rule 'at least one --searcher' broken, got none")
+        if a.max_evals is None and max_cost is None and a.max_seconds is None:
+            raise ValueError(
+                "run: rule 'at least one of --max-evals, --max-cost, --max-seconds' broken, got none"
+            )
         budget = Budget(max_evals=a.max_evals, max_cost=max_cost, max_seconds=a.max_seconds)
-        spec = BenchmarkSpec(
-            name=a.name or "default",
-            tasks=tuple(a.task),
-            searchers=tuple(parse_searcher(s) for s in a.searcher),
-            seeds=seeds_from(3 if a.seeds is None else a.seeds),
-            budget=budget,
-        )
+        searchers = tuple(parse_searcher(s) for s in a.searcher)
+        seeds = seeds_from(3 if a.seeds is None else a.seeds)
+        name = a.name or content_name(tuple(a.task), searchers, seeds)
+        if not a.name:
+            print(f"experiment {name!r} (named from its tasks, searchers and seeds; --name NAME to choose)")
+        spec = BenchmarkSpec(name=name, tasks=tuple(a.task), searchers=searchers, seeds=seeds, budget=budget)
         options = RunOptions()
     if a.objective is not None:
         from hpbench.registry import single_objective_names
@@ -215,8 +244,14 @@ def _cmd_run(a: argparse.Namespace) -> int:
         if v is not None
     }
     options = RunOptions(**{**options.__dict__, **overrides})
+    command = "hpbench " + shlex.join(getattr(a, "argv", []))
     result = run_experiment(
-        spec, options, fresh=a.fresh, cache=a.cache, progress=False if a.no_progress else None
+        spec,
+        options,
+        fresh=a.fresh,
+        cache=a.cache,
+        progress=False if a.no_progress else None,
+        command=command,
     )
     df = result.trials
     n_ok = int((df.status == "ok").sum())
@@ -262,14 +297,29 @@ def _cmd_list(a: argparse.Namespace) -> int:
             objs = row.get("objectives") or []
             objs_text = f"; objectives: {', '.join(o['name'] for o in objs)}" if objs else ""
             print(
-                f"{'':<22} params: {', '.join(row['params'])}; fidelity: {fid_text}; optimum: "
-                f"{row['optimum']}; s/eval: {secs if secs is not None else '?'}{objs_text}"
+                f"{'':<22} fidelity: {fid_text}; optimum: {row['optimum']}; "
+                f"s/eval: {secs if secs is not None else '?'}{objs_text}"
             )
+            for pname, pdef in (row.get("space") or {}).items():
+                print(f"{'':<24} {pname}: {_describe_param(pdef)}")
         else:
             params = ", ".join(f"{k}={v!r}" for k, v in row["params"].items()) or "-"
             print(f"{row['name']:<15} {row['description']}")
             print(f"{'':<15} params: {params}" + (f"  [{row['note']}]" if row.get("note") else ""))
     return 0
+
+
+def _describe_param(d: dict[str, Any]) -> str:
+    """One parameter of ``SearchSpace.to_dict()`` as ``float [0.01, 1] log``, ``one of a, b``."""
+    if d.get("type") == "categorical":
+        text = "one of " + ", ".join(str(c) for c in d.get("choices", []))
+    else:
+        text = f"{d.get('type')} [{d.get('low'):g}, {d.get('high'):g}]" + (" log" if d.get("log") else "")
+    cond = d.get("active_if")
+    if cond:
+        parent, values = cond
+        text += f" (only when {parent} is {' or '.join(str(v) for v in values)})"
+    return text
 
 
 def _cmd_status(a: argparse.Namespace) -> int:
@@ -332,8 +382,13 @@ def _cmd_export(a: argparse.Namespace) -> int:
 
 
 def _cmd_report(a: argparse.Namespace) -> int:
-    from hpbench.results.report import write_report
-    from hpbench.results.store import Store, load_results, load_runs
+    from hpbench.results.report import report_figures, write_report
+    from hpbench.results.store import Store, experiment_specs, load_results, load_runs
+
+    if a.figures:
+        from hpbench.results.figures import check_export
+
+        check_export(a.format)  # no browser: one line now, before the analysis runs
 
     with Store(a.store, readonly=True) as store:
         have = store.experiment_names()
@@ -356,9 +411,17 @@ def _cmd_report(a: argparse.Namespace) -> int:
         )
     # the other experiments' random-search evaluations of the same task versions feed the score's baseline
     pool = everything[~mine].merge(all_runs[["run_id", "task_version"]], on="run_id")
-    path = write_report(
-        trials, all_runs[all_runs["experiment"].isin(names)], a.output, title=", ".join(names), pool_from=pool
-    )
+    runs = all_runs[all_runs["experiment"].isin(names)]
+    title = ", ".join(names)
+    if a.figures:
+        from hpbench.results.figures import export_figures
+
+        figures = report_figures(trials, runs, title=title, pool_from=pool)
+        paths = export_figures(figures, a.figures, fmt=a.format)
+        print(f"{len(paths)} figures ({a.format}, each with a .csv of its data) written to {a.figures}")
+        return 0
+    specs = {n: sp for n, sp in experiment_specs(a.store).items() if n in names}
+    path = write_report(trials, runs, a.output, title=title, pool_from=pool, specs=specs)
     print(f"report written to {path}")
     return 0
 
@@ -375,6 +438,7 @@ _COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return _COMMANDS[args.command](args)
     except (ValueError, TypeError, StoreError) as exc:

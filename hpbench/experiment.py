@@ -6,9 +6,12 @@ This is the one call behind both ``hpbench run`` and ``hpbench.benchmark``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import pickle
 import platform
+import re
 import sqlite3
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -22,21 +25,20 @@ import pandas as pd
 from hpbench import registry
 from hpbench.budget import Budget
 from hpbench.executors import Executor, make_executor
+from hpbench.progress import ProgressDisplay, StopExperiment, TrialEvent
 from hpbench.registry import (
     get_searcher_class,
     get_task,
     make_searcher,
-    register_searcher,
     register_task,
 )
 from hpbench.results.store import DEFAULT_STORE, Store, StoreError, load_results, load_runs
 from hpbench.runner import RunState, drive, split_seed
-from hpbench.searchers.base import Searcher
-from hpbench.spec import BenchmarkSpec, RunOptions, SearcherSpec, parse_searcher, seeds_from, spec_differences
+from hpbench.spec import BenchmarkSpec, RunOptions, SearcherSpec, seeds_from, spec_differences
 from hpbench.tasks.base import Task
 from hpbench.threads import one_thread
 
-__all__ = ["run_experiment", "benchmark", "ExperimentResult", "environment_versions"]
+__all__ = ["run_experiment", "benchmark", "ExperimentResult", "TrialEvent", "environment_versions"]
 
 _LIBS = (
     "numpy",
@@ -78,6 +80,7 @@ class ExperimentResult:
     store: str
     resumed: bool = False
     messages: list[str] = field(default_factory=list)
+    stopped: bool = False  # an on_trial callback stopped it before the budgets were spent
 
     @property
     def trials(self) -> pd.DataFrame:
@@ -93,8 +96,10 @@ class ExperimentResult:
     def report(self, path: str | os.PathLike[str] = "results/report.html") -> Path:
         """Write the HTML report of this experiment."""
         from hpbench.results.report import write_report
+        from hpbench.results.store import experiment_specs
 
-        return write_report(self.trials, self.runs, path, title=self.name)
+        specs = experiment_specs(self.store, self.name)
+        return write_report(self.trials, self.runs, path, title=self.name, specs=specs)
 
 
 def _validate(spec: BenchmarkSpec, tasks: Mapping[str, Task]) -> None:
@@ -125,6 +130,8 @@ def run_experiment(
     task_objects: Mapping[str, Task] | None = None,
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
+    on_trial: Callable[[TrialEvent], Any] | None = None,
+    command: str | None = None,
 ) -> ExperimentResult:
     """Run (or resume) the experiment ``spec`` and store every trial.
 
@@ -139,6 +146,11 @@ def run_experiment(
         task_objects: tasks given as objects rather than registry names.
         progress: show a progress bar (default: when stderr is a terminal).
         log: where to print one-line messages (default: stderr).
+        on_trial: called with a ``TrialEvent`` after every finished trial, in this process;
+            returning ``False`` stops the experiment there (finished trials stay stored;
+            the same call resumes it). ``result.stopped`` then says so.
+        command: how the experiment was started (the command line, or the library call),
+            kept with its spec when the experiment is created; the report shows it.
     """
     say = log or (lambda m: print(m, file=sys.stderr))
     task_objects = dict(task_objects or {})
@@ -155,22 +167,17 @@ def run_experiment(
     try:
         refs = {t: _task_ref(t, tasks[t], task_objects, executor) for t in tasks}
         db = Store(path)
-        spec_dict = {**spec.to_dict(), "name": name}
-        found = db.get_experiment(name)
-        if found is not None:
-            diffs = spec_differences(found[1], spec_dict)
-            if diffs:  # another process created it meanwhile
-                raise ValueError(f"experiment {name!r} exists with another spec ({'; '.join(diffs)})")
-            exp_id = found[0]
-        else:
-            from hpbench import __version__
-
-            exp_id = db.create_experiment(name, spec_dict, __version__)
+        exp_id, extend = _open_experiment(db, name, {**spec.to_dict(), "name": name}, command)
         for m in messages:
             say(m)
-        runs = _prepare_runs(db, exp_id, spec, tasks, refs)
+        runs, seeds = _prepare_runs(db, exp_id, spec, tasks, refs, extend=extend)
         try:
-            _drive_runs(db, runs, executor, options, None if cache else exp_id, progress, say)
+            todo = [r for r in runs if not r.finished]
+            display = ProgressDisplay(todo, seeds, bar=progress, callback=on_trial)
+            _drive_runs(db, runs, executor, options, None if cache else exp_id, display, say)
+        except StopExperiment as stop:
+            say(f"experiment {name!r} stopped by on_trial ({stop}); the same call resumes it")
+            return ExperimentResult(name, path, existing, messages, stopped=True)
         except sqlite3.Error as exc:
             # Disk full, file made read-only...: every trial committed so far is kept.
             n = sum(len(r.records) for r in runs)
@@ -191,7 +198,7 @@ def _drive_runs(
     executor: Executor,
     options: RunOptions,
     cache_scope: int | None,
-    progress: bool | None,
+    display: ProgressDisplay,
     say: Callable[[str], None],
 ) -> None:
     """Drive the unfinished runs to their end and store each one's final status."""
@@ -204,7 +211,7 @@ def _drive_runs(
     # The driver's own numerics (GP fits) get one BLAS thread when trials run in
     # worker processes, so they don't fight the workers for the cores.
     limits = _driver_thread_limit(executor.capabilities.local_processes)
-    with limits, _progress(todo, enabled=progress) as on_trial:
+    with limits, display as on_trial:
         drive(
             todo,
             executor,
@@ -219,6 +226,62 @@ def _drive_runs(
             say(f"run {r.run_id} ({r.task.name}, {r.label}) failed, its other trials kept: {r.error}")
         status = "finished" if r.error is None else "failed"
         db.set_run_status(r.run_id, status, error=r.error)  # type: ignore[arg-type]
+
+
+def _open_experiment(
+    db: Store, name: str, spec_dict: dict[str, Any], command: str | None
+) -> tuple[int, bool]:
+    """The experiment's id (created if new, its budget updated if extended) and whether it is extended."""
+    found = db.get_experiment(name)
+    if found is None:
+        from hpbench import __version__
+
+        return db.create_experiment(name, {**spec_dict, "command": command or ""}, __version__), False
+    extend = budget_extension(found[1], spec_dict)
+    diffs = spec_differences(found[1], spec_dict)
+    if diffs and not extend:  # another process created it meanwhile
+        raise ValueError(f"experiment {name!r} exists with another spec ({'; '.join(diffs)})")
+    if extend:
+        db.update_experiment_spec(found[0], _extended(found[1], spec_dict))
+    return found[0], extend
+
+
+def content_name(tasks: Sequence[str], searchers: Sequence[SearcherSpec], seeds: Sequence[int]) -> str:
+    """An experiment name made from what defines it, the budget left out (so it can grow).
+
+    ``branin`` + ``random``, ``gp-ei`` over seeds 0..4 -> ``branin-3f9a2c``; two tasks ->
+    ``branin-and-1-more-…``. The same tasks, searchers and seeds give the same name.
+    """
+    ident = json.dumps(
+        {"tasks": list(tasks), "searchers": [s.to_dict() for s in searchers], "seeds": list(seeds)},
+        sort_keys=True,
+        default=str,
+    )
+    digest = hashlib.sha1(ident.encode("utf-8")).hexdigest()[:6]
+    more = f"-and-{len(tasks) - 1}-more" if len(tasks) > 1 else ""
+    return f"{re.sub(r'[^A-Za-z0-9_.-]', '-', tasks[0])}{more}-{digest}"
+
+
+def budget_extension(stored: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """True when ``new`` differs from the stored spec only by a larger budget.
+
+    Larger means: the same limits, none smaller, one at least larger. Runs then continue
+    from their stored trials up to the new limits.
+    """
+    diffs = spec_differences(stored, new)
+    if not diffs or any(not d.startswith("budget:") for d in diffs):
+        return False
+    old, now = stored.get("budget") or {}, new.get("budget") or {}
+    keys = {k for k, v in old.items() if v is not None}
+    if keys != {k for k, v in now.items() if v is not None}:
+        return False
+    return all(float(now[k]) >= float(old[k]) for k in keys)
+
+
+def _extended(stored: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The new spec, carrying the history of the budgets it had before."""
+    history = [*stored.get("budget_history", []), stored.get("budget")]
+    return {**new, "budget_history": history}
 
 
 def _plan(path: str, spec: BenchmarkSpec, fresh: bool) -> tuple[str, bool, list[str]]:
@@ -256,7 +319,17 @@ def _plan(path: str, spec: BenchmarkSpec, fresh: bool) -> tuple[str, bool, list[
             return name, False, [f"experiment {spec.name!r} exists; --fresh: starting {name!r}"]
         if existing is None:
             return name, False, []
-        diffs = spec_differences(existing[1], {**spec.to_dict(), "name": name})
+        new = {**spec.to_dict(), "name": name}
+        if budget_extension(existing[1], new):
+            return (
+                name,
+                True,
+                [
+                    f"experiment {name!r} exists with a smaller budget ({existing[1].get('budget')}): "
+                    f"extending it to {new['budget']}; its runs continue from their stored trials"
+                ],
+            )
+        diffs = spec_differences(existing[1], new)
         if diffs:
             raise ValueError(
                 f"experiment {name!r} exists with another spec ({'; '.join(diffs)}); "
@@ -323,10 +396,21 @@ def _task_ref(name: str, task: Task, task_objects: Mapping[str, Task], executor:
 
 
 def _prepare_runs(
-    db: Store, exp_id: int, spec: BenchmarkSpec, tasks: Mapping[str, Task], refs: Mapping[str, str | Task]
-) -> list[RunState]:
+    db: Store,
+    exp_id: int,
+    spec: BenchmarkSpec,
+    tasks: Mapping[str, Task],
+    refs: Mapping[str, str | Task],
+    *,
+    extend: bool = False,
+) -> tuple[list[RunState], dict[int, int]]:
+    """The experiment's runs (replayed from the store), and the seed of each (by ``id(run)``).
+
+    With ``extend`` (a larger budget), every run takes the new budget and finished ones reopen.
+    """
     versions, machine = environment_versions(), machine_info()
     runs = []
+    seeds: dict[int, int] = {}
     for tname, task in tasks.items():
         for s in spec.searchers:
             for seed in spec.seeds:
@@ -361,14 +445,17 @@ def _prepare_runs(
                     task_ref=refs[tname],
                     label=s.label,
                 )
-                if status == "finished":
+                if extend:
+                    db.set_run_budget(run_id, spec.budget.to_dict())
+                if status == "finished" and not extend:
                     run.finished = True
                 else:
                     stored = db.run_trials(run_id)
                     if stored:
                         run.replay(stored)
                 runs.append(run)
-    return runs
+                seeds[id(run)] = seed
+    return runs, seeds
 
 
 def _task_info(task: Task) -> dict[str, Any]:
@@ -391,52 +478,9 @@ def _driver_thread_limit(local_workers: int) -> Any:
     return one_thread()
 
 
-class _progress:
-    """A rich progress bar on stderr when it is a terminal; silent otherwise."""
-
-    def __init__(self, runs: Sequence[RunState], *, enabled: bool | None) -> None:
-        self.runs = runs
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self.bar: Any = None
-
-    def __enter__(self) -> Callable[[RunState, Any], None] | None:
-        if not self.enabled or not self.runs:
-            return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        total = 0
-        for r in self.runs:
-            b = r.limits
-            total += b.max_evals if b.max_evals is not None else int(b.max_cost or 0) or 1
-        self.bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("best {task.fields[best]}"),
-            TimeRemainingColumn(),
-            transient=False,
-        )
-        self.bar.start()
-        self.tid = self.bar.add_task("trials", total=total, best="-")
-        self.best: dict[str, float] = {}
-
-        def on_trial(run: RunState, rec: Any) -> None:
-            if rec.objective is not None and rec.status == "ok":
-                self.best[run.task.name] = min(self.best.get(run.task.name, float("inf")), rec.objective)
-            shown = ", ".join(f"{k} {v:.4g}" for k, v in list(self.best.items())[:3])
-            step = 1 if run.limits.max_evals is not None else rec.cost
-            self.bar.update(self.tid, advance=step, best=shown or "-")
-
-        return on_trial
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
 def benchmark(
     tasks: Sequence[str | Task],
-    searchers: Sequence[str | SearcherSpec | Mapping[str, Any] | type[Searcher]],
+    searchers: Sequence[Any],
     *,
     seeds: int | Sequence[int] = 3,
     max_evals: int | None = None,
@@ -450,11 +494,37 @@ def benchmark(
     fresh: bool = False,
     cache: bool = False,
     progress: bool | None = None,
+    on_trial: Callable[[TrialEvent], Any] | None = None,
 ) -> ExperimentResult:
     """Benchmark searchers on tasks in one call and return the results.
 
-    Tasks are registry names or ``Task`` objects (e.g. from ``@hpbench.task``);
-    searchers are names (``"hyperband:eta=3"``), tables, or ``Searcher`` subclasses.
+    Args:
+        tasks: registry names (``"branin"``) or ``Task`` objects (e.g. from ``@hpbench.task``).
+            A task function's name becomes the task name with ``_`` replaced by ``-``
+            (``def my_task`` -> ``"my-task"``); ``@hb.task(name=...)`` sets another.
+        searchers: names with parameters (``"hyperband:eta=3"``), tables
+            (``{"name": "hyperband", "eta": 3}``), ``Searcher`` subclasses, ``(SearcherClass,
+            {"sigma": 0.3})`` / ``("gp-ei", {"n_init": 5})`` pairs, or
+            ``functools.partial(SearcherClass, sigma=0.3)``.
+        seeds: a number N (seeds 0..N-1) or the list of seeds.
+        max_evals: evaluations per run. Give at least one of the three limits; a run
+            stops at whichever comes first.
+        max_cost: cost per run, in full-fidelity evaluations (a trial at a third of the
+            top fidelity costs about a third).
+        max_seconds: compute seconds per run (its trials' run times plus the searcher's).
+        name: experiment name in the store.
+        store: path of the SQLite store.
+        workers: worker processes (``0``: evaluate in this process).
+        dask: a Dask scheduler address (``tcp://HOST:8786``) or ``local:N``.
+        trial_timeout: seconds after which a trial is stopped and stored as ``timeout``.
+        fresh: when an experiment of that name exists, start ``NAME-2`` instead of resuming.
+        cache: reuse evaluations from other experiments in the same store.
+        progress: show a progress bar on stderr (default: when stderr is a terminal).
+        on_trial: called with a ``hb.TrialEvent`` after every finished trial; return
+            ``False`` to stop early (finished trials stay stored; the same call resumes).
+
+    Returns:
+        An ``ExperimentResult`` (``.trials``, ``.runs``, ``.report(path)``, ``.stopped``).
 
     Example:
         >>> import hpbench as hb
@@ -462,6 +532,8 @@ def benchmark(
         ...                    store="results/demo.db")  # doctest: +SKIP
         >>> res.trials.groupby("searcher").objective.min()  # doctest: +SKIP
     """
+    from hpbench.api import as_searcher_spec
+
     task_objects: dict[str, Task] = {}
     names = []
     for t in tasks:
@@ -473,21 +545,30 @@ def benchmark(
             names.append(t)
         else:
             raise TypeError(f"tasks: each must be a name or a Task, got {t!r}")
-    specs = []
-    for s in searchers:
-        if isinstance(s, type) and issubclass(s, Searcher):
-            register_searcher(s.name, s)
-            specs.append(SearcherSpec(s.name))
-        else:
-            specs.append(parse_searcher(s))
     spec = BenchmarkSpec(
         name=name,
         tasks=tuple(names),
-        searchers=tuple(specs),
+        searchers=tuple(as_searcher_spec(s) for s in searchers),
         seeds=seeds_from(seeds),
         budget=Budget(max_evals=max_evals, max_cost=max_cost, max_seconds=max_seconds),
     )
     options = RunOptions(workers=workers, dask=dask, trial_timeout=trial_timeout)
     return run_experiment(
-        spec, options, store=store, fresh=fresh, cache=cache, task_objects=task_objects, progress=progress
+        spec,
+        options,
+        store=store,
+        fresh=fresh,
+        cache=cache,
+        task_objects=task_objects,
+        progress=progress,
+        on_trial=on_trial,
+        command=_call_text(spec),
     )
+
+
+def _call_text(spec: BenchmarkSpec) -> str:
+    """The library call that made an experiment, as the report's Reproduce section shows it."""
+    budget = ", ".join(f"{k}={v!r}" for k, v in spec.budget.to_dict().items() if v is not None)
+    labels = [s.label for s in spec.searchers]
+    seeds = list(spec.seeds)
+    return f"hb.benchmark({list(spec.tasks)!r}, {labels!r}, seeds={seeds!r}, {budget}, name={spec.name!r})"

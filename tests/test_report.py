@@ -97,13 +97,31 @@ def report(tmp_path_factory) -> Path:
     )
 
 
+def _block(text: str, block_id: str) -> bytes:
+    """A packed payload of the page, inflated (the page's loader does the same in the browser)."""
+    import gzip
+
+    from hpbench.results.bundle import decode7
+
+    m = re.search(
+        rf'<script id="{block_id}" type="application/x-hpbench" data-length="(\d+)">(.*?)</script>',
+        text,
+        re.S,
+    )
+    assert m, block_id
+    return gzip.decompress(decode7(m.group(2), int(m.group(1))))
+
+
 def test_report_is_one_file_with_plotly_embedded_once(report):
     from plotly.offline import get_plotlyjs
 
     text = report.read_text(encoding="utf-8")
-    assert text.count(get_plotlyjs()[:200]) == 1
-    n_divs = len(re.findall(r'class="plotly-graph-div"', text))
-    assert n_divs >= 8 and text.count("Plotly.newPlot(") == n_divs
+    assert text.count('id="hpb-plotly"') == 1
+    assert _block(text, "hpb-plotly").decode("utf-8") == get_plotlyjs()  # the whole library, once
+    figures = json.loads(_block(text, "hpb-figures"))
+    ids = re.findall(r'<div id="(hpbench-fig-\d+)" class="plotly-graph-div"', text)
+    assert len(ids) >= 8 and [f["id"] for f in figures] == ids  # one spec per placeholder, in order
+    assert all(f["config"]["typesetMath"] is False and f["layout"]["title"]["text"] for f in figures)
     assert "<title>Test &lt;report&gt;</title>" in text  # escaped
 
 
@@ -114,8 +132,8 @@ def test_report_makes_no_network_references(report):
     )
     assert loads == []
     assert not re.search(r"@import|url\(\s*['\"]?(?:https?:)?//", text, re.I)
-    assert "cdn.plot.ly" not in text.split('<script type="text/javascript">')[0]
-    assert '"typesetMath": false' in text
+    assert "cdn.plot.ly" not in _block(text, "hpb-figures").decode("utf-8")
+    assert not re.search(r"https?://", text.split('<script id="hpb-plotly"')[0])  # the page's own HTML
 
 
 def test_report_sections_in_order_and_provenance(report):
@@ -146,7 +164,7 @@ def test_report_sections_in_order_and_provenance(report):
     ("kw", "needles"),
     [
         ({"searchers": ("gp-ei",)}, ["only searcher", "nothing to compare"]),
-        ({"seeds": 1}, ["1 seed(s)"]),
+        ({"seeds": 1}, ["1 seed per searcher"]),
         ({"searchers": ("gp-ei", "hyperband")}, ["No 'random' searcher"]),
         ({"tasks": (("svm", NAN, NAN),)}, ["best found"]),
         ({"fail_every": 2}, ["failed"]),
@@ -188,12 +206,31 @@ window.addEventListener('unhandledrejection',function(e){window.__hpbErrors.push
 window.__hpbErrors.push('console.error: '+Array.prototype.join.call(arguments,' '));
 return o.apply(console,arguments);};})();
 </script>"""
-_PROBE_TAIL = """<script>window.addEventListener('load',function(){setTimeout(function(){
-var d=document.querySelectorAll('.plotly-graph-div'),n=0;
-d.forEach(function(x){if(x.querySelector('svg.main-svg'))n++;});
-var m=document.createElement('pre');m.id='hpb-probe';
-m.textContent=JSON.stringify({figures:d.length,rendered:n,errors:window.__hpbErrors});
-document.body.appendChild(m);},1000);});</script>"""
+# After the report's loader has drawn every figure (<body data-hpbench="rendered">), record per
+# figure: its title, the titles of its visible axes (layout and drawn text), the colour of each
+# legend entry, and the bounding box of every annotation (text) it drew.
+_PROBE_TAIL = """<script>(function(){
+function figure(gd){
+  var L=gd.layout||{},f={id:gd.id,title:(L.title&&L.title.text)||'',axes:[],colors:{},boxes:[],
+    svg:!!gd.querySelector('svg.main-svg')};
+  ['xaxis','yaxis'].forEach(function(k){var a=L[k];if(a&&a.visible!==false){
+    var drawn=gd.querySelector('.'+k.charAt(0)+'title');
+    f.axes.push({axis:k,title:(a.title&&a.title.text)||'',drawn:drawn?drawn.textContent:''});}});
+  (gd.data||[]).forEach(function(t){if(t.showlegend===false||!t.name)return;
+    var c=(t.line&&t.line.color)||(t.marker&&typeof t.marker.color==='string'&&t.marker.color)||'';
+    if(c)f.colors[t.name]=c;});
+  gd.querySelectorAll('g.annotation').forEach(function(g){var r=g.getBoundingClientRect();
+    f.boxes.push([r.left,r.top,r.right,r.bottom,g.textContent]);});
+  return f;}
+function done(){var d=document.querySelectorAll('.plotly-graph-div'),figs=[],n=0;
+  d.forEach(function(x){var f=figure(x);if(f.svg)n++;figs.push(f);});
+  var m=document.createElement('pre');m.id='hpb-probe';
+  m.textContent=JSON.stringify({figures:d.length,rendered:n,state:document.body.dataset.hpbench||'',
+    details:figs,errors:window.__hpbErrors});
+  document.body.appendChild(m);}
+var tries=0,t=setInterval(function(){tries++;var s=document.body.dataset.hpbench;
+  if(s==='rendered'||s==='failed'||tries>200){clearInterval(t);done();}},100);
+})();</script>"""
 
 
 def _chromium() -> str:
@@ -209,6 +246,7 @@ def _chromium() -> str:
 
 def _render(html_path: Path, tmp_path: Path) -> dict:
     """Open ``html_path`` with the probe in headless Chromium and return the probe's findings."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     probe = tmp_path / "probe.html"
     text = html_path.read_text(encoding="utf-8")
     probe.write_text(
@@ -217,7 +255,7 @@ def _render(html_path: Path, tmp_path: Path) -> dict:
     cmd = [
         _chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=15000",
+        "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=30000",
         "--dump-dom", probe.as_uri(),
     ]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
@@ -228,12 +266,92 @@ def _render(html_path: Path, tmp_path: Path) -> dict:
     )
 
 
-def test_report_renders_every_figure_without_js_errors_in_chromium(report, tmp_path):
-    found = _render(report, tmp_path)
+@pytest.fixture(scope="module")
+def rendered(report, tmp_path_factory) -> dict:
+    """What the probe found in the fixture report (rendered once for the tests below)."""
+    return _render(report, tmp_path_factory.mktemp("render"))
+
+
+def test_report_renders_every_figure_without_js_errors_in_chromium(report, rendered):
+    found = rendered
     n_divs = report.read_text(encoding="utf-8").count('class="plotly-graph-div"')
-    assert found["errors"] == []
+    assert found["errors"] == [] and found["state"] == "rendered"
     assert found["figures"] == n_divs >= 8
     assert found["rendered"] == found["figures"]
+    _assert_titles_and_axis_labels(found["details"])
+
+
+def _assert_titles_and_axis_labels(details: list[dict]) -> None:
+    for f in details:
+        assert f["title"].strip(), f"figure {f['id']} has no title"
+        for ax in f["axes"]:  # every visible axis is labelled, in the layout and on screen
+            assert ax["title"].strip() and ax["drawn"].strip(), (f["title"], ax)
+
+
+def _overlaps(boxes: list[list]) -> list[tuple[str, str]]:
+    """Pairs of text boxes that overlap by more than a pixel each way."""
+    out = []
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            if min(a[2], b[2]) - max(a[0], b[0]) > 1 and min(a[3], b[3]) - max(a[1], b[1]) > 1:
+                out.append((a[4], b[4]))
+    return out
+
+
+def _wide_space_trials() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Another searcher set (shares only hyperband with the fixture) on a task with 8 long names."""
+    trials, runs = synthetic(searchers=("hyperband", "optuna-tpe", "my-searcher"), seeds=2, n=30)
+    rng = np.random.default_rng(3)
+    names = [
+        "learning_rate", "l2_regularization", "max_leaf_nodes", "min_samples_leaf",
+        "weight_decay", "batch_size", "dropout_rate", "n_hidden_units",
+    ]  # fmt: skip
+    trials = trials.drop(columns=["param.C", "param.gamma"])
+    for k, name in enumerate(names):
+        trials[f"param.{name}"] = (
+            10 ** rng.uniform(-5, 1, len(trials)) if k % 2 else rng.uniform(0, 1, len(trials))
+        )
+    return trials, runs
+
+
+def _hex(colour: str) -> str:
+    """``rgba(213,94,0,0.85)`` -> ``#d55e00`` (the hue, whatever the opacity)."""
+    m = re.match(r"rgba?\((\d+),(\d+),(\d+)", colour.replace(" ", ""))
+    return "#" + "".join(f"{int(v):02x}" for v in m.groups()) if m else colour.lower()
+
+
+def test_colours_are_stable_across_reports_and_no_text_overlaps(rendered, tmp_path):
+    from hpbench.results.style import searcher_color
+
+    other = write_report(*_wide_space_trials(), tmp_path / "other.html")
+    a = rendered
+    b = _render(other, tmp_path / "b")
+    assert b["errors"] == [] and b["state"] == "rendered" and b["rendered"] == b["figures"]
+    _assert_titles_and_axis_labels(b["details"])
+
+    def colours(found: dict) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for f in found["details"]:
+            for name, c in f["colors"].items():
+                out.setdefault(name.split(" (")[0], set()).add(_hex(c))
+        return out
+
+    ca, cb = colours(a), colours(b)
+    assert set(ca) == {"random", "gp-ei", "hyperband"} and set(cb) == {
+        "hyperband",
+        "optuna-tpe",
+        "my-searcher",
+    }
+    assert all(len(v) == 1 for v in (*ca.values(), *cb.values())), (ca, cb)  # one colour per searcher
+    assert ca["hyperband"] == cb["hyperband"] == {"#d55e00"}  # same colour in both reports
+    assert cb["my-searcher"] == {searcher_color("my-searcher").lower()}  # a hashed label: stable too
+    assert len({next(iter(v)) for v in cb.values()}) == 3  # distinct within a report
+    panels = [f for f in b["details"] if "configurations" in f["title"]]
+    assert panels and all(len(f["boxes"]) > 8 * 3 for f in panels)  # titles + tick labels drawn
+    for f in panels:
+        titles = [x for x in f["boxes"] if x[4] in ("objective", "learning_rate") or "_" in x[4]]
+        assert len(titles) >= 9
+        assert _overlaps(f["boxes"]) == [], _overlaps(f["boxes"])
 
 
 def test_browser_probe_detects_errors_and_unrendered_figures(tmp_path):
@@ -248,6 +366,28 @@ def test_browser_probe_detects_errors_and_unrendered_figures(tmp_path):
     assert any("deliberate" in e for e in found["errors"])
 
 
+def test_reproduce_section_shows_the_command_and_a_spec_file_that_loads_back(tmp_path, monkeypatch):
+    from hpbench.cli import main
+    from hpbench.results.report import spec_toml
+    from hpbench.results.store import experiment_specs
+    from hpbench.spec import load_spec, spec_differences
+
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "--task", "branin-mf", "--searcher", "random", "--searcher", "hyperband:eta=2",
+            "--seeds", "2", "--max-evals", "6", "--workers", "0", "--no-progress",
+            "--name", "rep"]  # fmt: skip
+    assert main(argv) == 0
+    spec = experiment_specs("results/hpbench.db", "rep")["rep"]
+    assert spec["command"] == "hpbench " + " ".join(argv)
+    (tmp_path / "again.toml").write_text(spec_toml(spec))
+    again, _ = load_spec(tmp_path / "again.toml")
+    assert spec_differences(spec, {**again.to_dict(), "name": "rep"}) == []  # the same experiment
+    assert main(["report", "-o", "r.html", "--experiment", "rep"]) == 0
+    text = html.unescape((tmp_path / "r.html").read_text(encoding="utf-8"))
+    section = text[text.index('id="reproduce"') : text.index('id="provenance"')]
+    assert "hpbench run --task branin-mf" in section and "[budget]" in section and "eta = 2" in section
+
+
 def test_report_summary_states_the_verdict_from_the_analysis(report):
     text = html.unescape(report.read_text(encoding="utf-8"))
     summary = text[text.index('id="summary"') : text.index('id="task-0"')]
@@ -258,7 +398,9 @@ def test_report_summary_states_the_verdict_from_the_analysis(report):
     assert a.verdict.headline() in summary  # "Overall winner: NAME" or "No clear winner"
     assert "\x00" not in text  # winning cells are marked by their class, not by an in-band prefix
     assert re.search(r'<td class="(win|lead)">', text)
-    assert "band = median's interval ([min, max]: 75% at 3 runs)" in text  # the coverage it really has
+    raw = report.read_text(encoding="utf-8")
+    shown = text + json.dumps(json.loads(_block(raw, "hpb-figures")), ensure_ascii=False)  # figures too
+    assert "band = median's interval ([min, max]: 75% at 3 runs)" in shown  # the coverage it really has
     assert "runs with a result" in summary and "Warnings" in summary  # failed trials: a run may miss
 
 

@@ -11,12 +11,14 @@ Shapes glossary:
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from hpbench.results import style
+from hpbench.results.parallel import configurations
 
 if TYPE_CHECKING:  # plotly is imported lazily: analysis users need not pay for it
     import plotly.graph_objects as go
@@ -34,6 +36,7 @@ __all__ = [
     "budget_allocation",
     "configurations",
     "worker_timeline",
+    "importance_bars",
 ]
 
 AXIS_TITLES: dict[str, str] = {
@@ -41,79 +44,13 @@ AXIS_TITLES: dict[str, str] = {
     "evaluations": "evaluations",
     "time": "compute time (s): trials + searcher",
 }
-# Colour-blind-friendly qualitative palette (Okabe & Ito, 2008), then Tableau 10.
-_PALETTE = (
-    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
-    "#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F", "#EDC948", "#B07AA1",
-)  # fmt: skip
-_BASELINE_COLOUR = "#7f7f7f"
-_FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
-
-
-# A small inline template: plotly's named templates are ~8 kB per figure and slow to validate.
-_AXIS_STYLE = {
-    "gridcolor": "#ebeef3",
-    "linecolor": "#c9ced6",
-    "zerolinecolor": "#d5dae1",
-    "ticks": "outside",
-    "tickcolor": "#c9ced6",
-    "automargin": True,
-    "title": {"standoff": 8},
-}
-_TEMPLATE: dict[str, Any] = {
-    "layout": {
-        "paper_bgcolor": "#ffffff",
-        "plot_bgcolor": "#ffffff",
-        "colorway": list(_PALETTE),
-        "xaxis": _AXIS_STYLE,
-        "yaxis": _AXIS_STYLE,
-        "hoverlabel": {"font": {"family": _FONT}},
-    }
-}
-
-
-@functools.lru_cache(maxsize=1)
-def _template() -> Any:
-    """The template as a validated plotly object, built once: assigning it is then cheap."""
-    return _go().layout.Template(_TEMPLATE)
-
-
-def _go() -> Any:
-    import plotly.graph_objects as go
-
-    return go
-
-
-def searcher_colors(searchers: list[str] | tuple[str, ...], baseline: str = "random") -> dict[str, str]:
-    """A stable colour per searcher label; the baseline (random search) is grey."""
-    out: dict[str, str] = {}
-    i = 0
-    for s in sorted(set(searchers)):
-        if s == baseline:
-            out[s] = _BASELINE_COLOUR
-        else:
-            out[s] = _PALETTE[i % len(_PALETTE)]
-            i += 1
-    return out
-
-
-def _rgba(hex_colour: str, alpha: float) -> str:
-    h = hex_colour.lstrip("#")
-    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
-    return f"rgba({r},{g},{b},{alpha})"
-
-
-def _layout(fig: go.Figure, *, title: str, height: int = 380, **kw: Any) -> go.Figure:
-    fig.update_layout(
-        template=_template(),
-        title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 15}},
-        font={"family": _FONT, "size": 12},
-        height=height,
-        margin={"l": 60, "r": 20, "t": 72, "b": 50},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 1, "xanchor": "right"},
-        **kw,
-    )
-    return fig
+_go = style.go
+_layout = style.layout
+_rgba = style.rgba
+searcher_colors = style.searcher_colors
+with_data = style.with_data
+figure_data = style.figure_data
+log_axis = style.log_axis
 
 
 def _staircase(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -137,11 +74,14 @@ def regret_curves(
     colors: dict[str, str] | None = None,
     default_axis: str = "cost",
     log_y: bool = True,
+    ends: dict[str, dict[str, float]] | None = None,
 ) -> go.Figure:
     """Median best-so-far regret and the band of its interval (``analysis.aggregate``), per searcher.
 
     Buttons switch the x axis between the axes present in ``curves`` (traces for the other
-    axes are hidden, not recomputed, so switching is instant and offline).
+    axes are hidden, not recomputed, so switching is instant and offline). Each curve ends
+    where its searcher's data ends (``ends``): a full-fidelity searcher that made 40
+    evaluations is not drawn as a flat line out to Hyperband's 400.
 
     Args:
         curves: axis name -> output of ``analysis.aggregate`` for one task.
@@ -150,6 +90,7 @@ def regret_curves(
         colors: searcher -> colour.
         default_axis: axis shown first (cost is the fair one for multi-fidelity searchers).
         log_y: log-scale y; values <= 0 are drawn at a floor below the smallest positive one.
+        ends: axis -> searcher -> the largest x any of its runs reached (no clipping if absent).
     """
     go = _go()
     fig = go.Figure()
@@ -160,48 +101,15 @@ def regret_curves(
     searchers = sorted({s for c in curves.values() for s in c["searcher"].unique()})
     colors = colors or searcher_colors(searchers)
     owner: list[str] = []
+    plotted = []
     for axis in axes:
         c = curves[axis]
         for s in searchers:
-            d = c[c["searcher"] == s].sort_values("x")
-            ok = d["median"].notna().to_numpy()
-            if not ok.any():
+            d = _clip_to_end(c[c["searcher"] == s].sort_values("x"), (ends or {}).get(axis, {}).get(s))
+            plotted.append(d.assign(axis=axis))
+            if not d["median"].notna().any():
                 continue
-            x = d["x"].to_numpy(dtype=float)[ok]
-            med = np.maximum(d["median"].to_numpy(dtype=float)[ok], floor)
-            lo = np.maximum(d["median_lo"].to_numpy(dtype=float)[ok], floor)
-            hi = d["median_hi"].to_numpy(dtype=float)[ok]
-            hi = np.maximum(np.where(np.isfinite(hi), hi, med), floor)
-            n = int(d["n"].iloc[0])
-            xu, yu = _staircase(x, hi)
-            xl, yl = _staircase(x, lo)
-            visible = axis == axes[0]
-            fig.add_trace(
-                go.Scatter(
-                    x=np.r_[xu, xl[::-1]],
-                    y=np.r_[yu, yl[::-1]],
-                    fill="toself",
-                    fillcolor=_rgba(colors[s], 0.15),
-                    line={"width": 0},
-                    hoverinfo="skip",
-                    legendgroup=s,
-                    showlegend=False,
-                    visible=visible,
-                    name=s,
-                )
-            )
-            fig.add_trace(
-                go.Scatter(
-                    x=x,
-                    y=med,
-                    mode="lines",
-                    line={"color": colors[s], "width": 2, "shape": "hv"},
-                    name=s,
-                    legendgroup=s,
-                    visible=visible,
-                    hovertemplate=f"{s}<br>x=%{{x:.4g}}<br>median=%{{y:.4g}}<extra>{n} runs</extra>",
-                )
-            )
+            fig.add_traces(_band_and_median(d, s, colors[s], floor, visible=axis == axes[0]))
             owner += [axis, axis]
     buttons = [
         {
@@ -212,10 +120,12 @@ def regret_curves(
         for a in axes
     ]
     _layout(fig, title=title)
+    if log_y:
+        shown = np.concatenate([np.asarray(t.y, dtype=float) for t in fig.data]) if fig.data else allv
+        fig.update_yaxes(**log_axis(shown))
     fig.update_layout(
         xaxis_title=AXIS_TITLES[axes[0]] if axes else "",
         yaxis_title=y_title,
-        yaxis_type="log" if log_y else "linear",
         margin={"t": 90},
         legend={"y": 1.02},
         updatemenus=[
@@ -235,7 +145,45 @@ def regret_curves(
         if len(axes) > 1
         else [],
     )
-    return fig
+    cols = ["axis", "searcher", "x", "n", "median", "median_lo", "median_hi"]
+    data = pd.concat(plotted, ignore_index=True) if plotted else pd.DataFrame(columns=cols)
+    return with_data(fig, data[[c for c in cols if c in data]])
+
+
+def _band_and_median(d: pd.DataFrame, s: str, colour: str, floor: float, *, visible: bool) -> list[Any]:
+    """The 95% band (a filled staircase) and the median line of one searcher on one axis."""
+    go = _go()
+    ok = d["median"].notna().to_numpy()
+    x = d["x"].to_numpy(dtype=float)[ok]
+    med = np.maximum(d["median"].to_numpy(dtype=float)[ok], floor)
+    lo = np.maximum(d["median_lo"].to_numpy(dtype=float)[ok], floor)
+    hi = d["median_hi"].to_numpy(dtype=float)[ok]
+    hi = np.maximum(np.where(np.isfinite(hi), hi, med), floor)
+    n = int(d["n"].iloc[0])
+    xu, yu = _staircase(x, hi)
+    xl, yl = _staircase(x, lo)
+    band = go.Scatter(
+        x=np.r_[xu, xl[::-1]], y=np.r_[yu, yl[::-1]], fill="toself", fillcolor=_rgba(colour, 0.15),
+        line={"width": 0}, hoverinfo="skip", legendgroup=s, showlegend=False, visible=visible, name=s,
+    )  # fmt: skip
+    line = go.Scatter(
+        x=x, y=med, mode="lines", line={"color": colour, "width": 2, "shape": "hv"}, name=s, legendgroup=s,
+        visible=visible, hovertemplate=f"{s}<br>x=%{{x:.4g}}<br>median=%{{y:.4g}}<extra>{n} runs</extra>",
+    )  # fmt: skip
+    return [band, line]
+
+
+def _clip_to_end(d: pd.DataFrame, end: float | None) -> pd.DataFrame:
+    """Grid rows of one curve up to ``end``, plus a last point at ``end`` holding the value there."""
+    if end is None or not len(d) or not np.isfinite(end):
+        return d
+    x = d["x"].to_numpy(dtype=float)
+    keep = d[x <= end + 1e-9 * max(1.0, abs(end))]
+    if len(keep) == len(d) or not len(keep):
+        return keep if len(keep) else d.iloc[:1]
+    if float(keep["x"].iloc[-1]) < end:
+        keep = pd.concat([keep, keep.iloc[-1:].assign(x=float(end))], ignore_index=True)
+    return keep
 
 
 def _fraction_curves(
@@ -258,7 +206,7 @@ def _fraction_curves(
                 hovertemplate=f"{s}<br>%{{x:.0f}}% of budget<br>{label} %{{y:{fmt}}}<extra></extra>",
             )
         )
-    return fig
+    return with_data(fig, df[["searcher", "fraction", value]])
 
 
 def rank_curves(ranks: pd.DataFrame, *, title: str, colors: dict[str, str] | None = None) -> go.Figure:
@@ -332,8 +280,11 @@ def final_distribution(
             )
         )
     _layout(fig, title=title, showlegend=False)
-    fig.update_layout(yaxis_title=y_title, yaxis_type="log" if log_y else "linear")
-    return fig
+    fig.update_layout(yaxis_title=y_title, xaxis_title="searcher")
+    if log_y:
+        fig.update_yaxes(**log_axis(np.maximum(v_all[np.isfinite(v_all)], floor)))
+    cols = [c for c in ("searcher", "seed", "run_id", value) if c in final]
+    return with_data(fig, final[cols])
 
 
 def cd_diagram(result: FriedmanResult, *, title: str | None = None) -> go.Figure:
@@ -434,7 +385,20 @@ def cd_diagram(result: FriedmanResult, *, title: str | None = None) -> go.Figure
     fig.update_xaxes(visible=False, range=[left_x - label_room, right_x + label_room], fixedrange=True)
     fig.update_yaxes(visible=False, range=[y_bottom, 1.0], fixedrange=True)
     fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="closest")
-    return fig
+    return with_data(fig, _cd_data(result))
+
+
+def _cd_data(result: FriedmanResult) -> pd.DataFrame:
+    """What the CD diagram shows: average ranks, the CD, the groups not separated by it."""
+    clique = {s: ";".join("+".join(c) for c in result.cliques if s in c) for s in result.searchers}
+    return pd.DataFrame(
+        {
+            "searcher": list(result.searchers),
+            "average_rank": list(result.avg_ranks),
+            "cd": result.cd,
+            "not_separated_from": [clique[s] for s in result.searchers],
+        }
+    )
 
 
 def budget_allocation(alloc: pd.DataFrame, *, title: str, colors: dict[str, str] | None = None) -> go.Figure:
@@ -469,160 +433,31 @@ def budget_allocation(alloc: pd.DataFrame, *, title: str, colors: dict[str, str]
     _layout(fig, title=title, barmode="group")
     fig.update_layout(xaxis_title="fidelity (budget) of the trial", yaxis_title="% of the searcher's cost")
     fig.update_xaxes(type="category")
-    return fig
+    cols = [c for c in ("searcher", "budget", "cost_share", "n_trials", "trial_share") if c in alloc]
+    return with_data(fig, alloc[cols])
 
 
-def _axis_values(v: pd.Series, scale: str) -> tuple[np.ndarray, list[float], list[str]]:
-    """Values mapped to [0, 1] (NaN -> -0.1 'inactive'), with tick positions and labels."""
-    if scale == "category":
-        cats = sorted(v.dropna().astype(str).unique())
-        pos = {c: i / max(1, len(cats) - 1) for i, c in enumerate(cats)}
-        y = np.array([pos.get(str(a), np.nan) if pd.notna(a) else np.nan for a in v], dtype=float)
-        ticks, labels = list(pos.values()), cats
-    else:
-        num = pd.to_numeric(v, errors="coerce").to_numpy(dtype=float)
-        t = np.log10(num) if scale == "log" else num
-        lo, hi = np.nanmin(t), np.nanmax(t)
-        span = hi - lo if hi > lo else 1.0
-        y = (t - lo) / span
-        ticks = [0.0, 1.0]
-        labels = [
-            f"{10**lo:.3g}" if scale == "log" else f"{lo:.3g}",
-            f"{10**hi:.3g}" if scale == "log" else f"{hi:.3g}",
-        ]
-    y = np.where(np.isnan(y), -0.1, y)
-    return y, ticks, labels
-
-
-def configurations(
-    conf: pd.DataFrame,
-    *,
-    params: list[str],
-    scales: dict[str, str],
-    title: str,
-    colors: dict[str, str] | None = None,
-) -> go.Figure:
-    """The configurations each searcher tried; its best 10% drawn bold.
-
-    Two numeric parameters give a 2-D scatter (log axes where the parameter is log-scaled);
-    otherwise SVG parallel coordinates with one vertical axis per parameter plus the
-    objective (inactive conditional parameters sit on an "inactive" level below each axis).
+def importance_bars(imp: pd.DataFrame, *, title: str) -> go.Figure:
+    """Horizontal bars: each parameter's share of the objective's variance (largest on top).
 
     Args:
-        conf: rows of ``analysis.configurations`` for one task.
-        params: ``param.*`` columns to show.
-        scales: output of ``analysis.param_scales``.
+        imp: output of ``importance.importance`` (parameter, importance).
     """
     go = _go()
-    fig = go.Figure()
-    searchers = sorted(conf["searcher"].unique())
-    colors = colors or searcher_colors(searchers)
-    numeric = [p for p in params if scales.get(p) != "category"]
-    if len(params) == 2 and len(numeric) == 2:
-        px_, py_ = params
-        for s in searchers:
-            d = conf[conf["searcher"] == s]
-            for top in (False, True):
-                dd = d[d["top"] == top]
-                fig.add_trace(
-                    go.Scatter(
-                        x=dd[px_],
-                        y=dd[py_],
-                        mode="markers",
-                        name=s if top else f"{s} (rest)",
-                        legendgroup=s,
-                        showlegend=top,
-                        marker={
-                            "color": colors[s],
-                            "size": 9 if top else 5,
-                            "opacity": 0.95 if top else 0.35,
-                            "line": {"width": 1, "color": "#222"} if top else {"width": 0},
-                        },
-                        customdata=dd["objective"],
-                        hovertemplate=(
-                            f"{s}<br>%{{x:.4g}}, %{{y:.4g}}<br>objective %{{customdata:.4g}}<extra></extra>"
-                        ),
-                    )
-                )
-        _layout(fig, title=title, height=420)
-        fig.update_layout(
-            xaxis={"title": px_.removeprefix("param."), "type": "log" if scales[px_] == "log" else "linear"},
-            yaxis={"title": py_.removeprefix("param."), "type": "log" if scales[py_] == "log" else "linear"},
+    d = imp.iloc[::-1]
+    fig = go.Figure(
+        go.Bar(
+            x=100 * d["importance"].to_numpy(dtype=float),
+            y=d["parameter"].astype(str).tolist(),
+            orientation="h",
+            marker_color="#4E79A7",
+            showlegend=False,
+            hovertemplate="%{y}: %{x:.1f}% of the variance<extra></extra>",
         )
-        return fig
-    cols = [*params, "objective"]
-    obj_scale = "linear"
-    ys, ticks = {}, {}
-    for c in cols:
-        sc = scales.get(c, obj_scale)
-        ys[c], tpos, tlab = _axis_values(conf[c], sc)
-        ticks[c] = (tpos, tlab)
-    has_inactive = any((conf[c].isna()).any() for c in params)
-    for s in searchers:
-        d_idx = np.flatnonzero((conf["searcher"] == s).to_numpy())
-        for top in (False, True):
-            rows = d_idx[conf["top"].to_numpy()[d_idx] == top]
-            if len(rows) == 0:
-                continue
-            # one polyline per configuration, separated by NaN (shape (C, P + 2) -> flat)
-            yy = np.column_stack([ys[c][rows] for c in cols] + [np.full(len(rows), np.nan)])
-            xx = np.tile(np.r_[np.arange(len(cols), dtype=float), np.nan], (len(rows), 1))
-            fig.add_trace(
-                go.Scatter(
-                    x=xx.ravel(),
-                    y=yy.ravel(),
-                    mode="lines",
-                    name=s if top else f"{s} (rest)",
-                    legendgroup=s,
-                    showlegend=top,
-                    line={"color": _rgba(colors[s], 0.9 if top else 0.18), "width": 2 if top else 1},
-                    hoverinfo="skip",
-                )
-            )
-    shapes = [
-        {"type": "line", "x0": i, "x1": i, "y0": 0, "y1": 1, "line": {"color": "#444", "width": 1}}
-        for i in range(len(cols))
-    ]
-    ann = []
-    for i, c in enumerate(cols):
-        ann.append(
-            {
-                "x": i,
-                "y": 1.04,
-                "text": f"<b>{c.removeprefix('param.')}</b>",
-                "showarrow": False,
-                "yanchor": "bottom",
-            }
-        )
-        for tp, tl in zip(*ticks[c]):
-            ann.append(
-                {
-                    "x": i,
-                    "y": tp,
-                    "text": tl,
-                    "showarrow": False,
-                    "xanchor": "left",
-                    "xshift": 3,
-                    "font": {"size": 10},
-                }
-            )
-        if has_inactive and c != "objective":
-            ann.append(
-                {
-                    "x": i,
-                    "y": -0.1,
-                    "text": "inactive",
-                    "showarrow": False,
-                    "xanchor": "left",
-                    "xshift": 3,
-                    "font": {"size": 9, "color": "#888"},
-                }
-            )
-    _layout(fig, title=title, height=440, shapes=shapes, annotations=ann)
-    fig.update_xaxes(visible=False, range=[-0.2, len(cols) - 0.5])
-    fig.update_yaxes(visible=False, range=[-0.18 if has_inactive else -0.05, 1.12])
-    fig.update_layout(margin={"t": 80})
-    return fig
+    )
+    _layout(fig, title=title, height=int(150 + 26 * len(d)))
+    fig.update_layout(xaxis_title="main effect (% of the surrogate's variance)", yaxis_title="parameter")
+    return with_data(fig, imp)
 
 
 def worker_timeline(intervals: pd.DataFrame, utilisation: pd.DataFrame, *, title: str) -> go.Figure:
@@ -651,5 +486,5 @@ def worker_timeline(intervals: pd.DataFrame, utilisation: pd.DataFrame, *, title
         )
     n = intervals["worker"].nunique()
     _layout(fig, title=title, height=int(140 + 28 * n), barmode="overlay")
-    fig.update_layout(xaxis_title="seconds since the first trial started", bargap=0.3)
-    return fig
+    fig.update_layout(xaxis_title="seconds since the first trial started", yaxis_title="worker", bargap=0.3)
+    return with_data(fig, intervals)

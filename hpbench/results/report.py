@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 
 from hpbench.results import analysis as an
-from hpbench.results import plots
+from hpbench.results import page, plots
 from hpbench.results import report_verdict as rv
 from hpbench.results.html import esc, fmt, table
 from hpbench.results.verdict import Analysis, analyse
 
-__all__ = ["write_report", "PLOTLY_CONFIG"]
+__all__ = ["write_report", "report_figures", "spec_toml", "PLOTLY_CONFIG"]
 
 # typesetMath off: plotly.js would otherwise look for MathJax; no logo link, no cloud buttons.
 PLOTLY_CONFIG: dict[str, Any] = {
@@ -85,28 +85,57 @@ _esc, _fmt, _table = esc, fmt, table  # short names used throughout this module
 
 
 class _Figures:
-    """Turns figures into HTML divs that share the single embedded plotly.js."""
+    """Collects the report's figures: a placeholder div each in the page, their JSON packed once.
+
+    ``section`` names the part of the report being built (a task name, or ``""`` for the
+    summary); exported figure files are named after it.
+    """
 
     def __init__(self) -> None:
         self.count = 0
+        self.section = ""
+        self.figures: list[tuple[str, Any, bool]] = []  # (section, figure, spans the page)
+        self.specs: list[dict[str, Any]] = []
 
-    def __call__(self, fig: Any) -> str:
+    def __call__(self, fig: Any, *, wide: bool = False) -> str:
         self.count += 1
+        div_id = f"hpbench-fig-{self.count}"
+        self.figures.append((self.section, fig, wide))
+        self.specs.append({"id": div_id, **page.plain_figure(fig), "config": PLOTLY_CONFIG})
         h = int(fig.layout.height or 400)
-        div = fig.to_html(
-            full_html=False,
-            include_plotlyjs=False,
-            include_mathjax=False,
-            config=PLOTLY_CONFIG,
-            div_id=f"hpbench-fig-{self.count}",
-            default_height=f"{h}px",
-            default_width="100%",
-            validate=False,
+        cls = "fig wide" if wide else "fig"
+        return (
+            f'<div class="{cls}"><div id="{div_id}" class="plotly-graph-div" '
+            f'style="height:{h}px;width:100%"></div></div>'
         )
-        return f'<div class="fig">{div}</div>'
 
 
-def _task_section(task: str, i: int, a: Analysis, fig: _Figures, colors: dict[str, str]) -> str:
+def _curve_ends(trials: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per axis, task and searcher: the largest x any of its runs reached.
+
+    The trajectories of each (task, searcher) pair on a two-point grid span exactly its
+    runs' range, so the axis definitions stay those of ``analysis.trajectories``.
+    """
+    key = trials["task"].astype(str) + "\x00" + trials["searcher"].astype(str)
+    out = {}
+    for ax in an.AXES:
+        t = an.trajectories(trials.assign(task=key), axis=ax, n_points=2)
+        e = t.groupby("task", as_index=False)["x"].max()
+        split = e["task"].str.split("\x00", n=1, expand=True)
+        out[ax] = pd.DataFrame({"task": split[0], "searcher": split[1], "end": e["x"]})
+    return out
+
+
+def _ends_for(ends: dict[str, pd.DataFrame], task: str) -> dict[str, dict[str, float]]:
+    return {
+        ax: dict(zip(e.loc[e["task"] == str(task), "searcher"], e.loc[e["task"] == str(task), "end"]))
+        for ax, e in ends.items()
+    }
+
+
+def _task_section(
+    task: str, i: int, a: Analysis, fig: _Figures, colors: dict[str, str], ends: dict[str, pd.DataFrame]
+) -> str:
     tt = a.trials[a.trials["task"] == task]
     src, ref = a.references.loc[task, "source"], a.references.loc[task, "reference"]
     high = pd.to_numeric(tt.get("fidelity_high"), errors="coerce").dropna() if "fidelity_high" in tt else []
@@ -130,6 +159,7 @@ def _task_section(task: str, i: int, a: Analysis, fig: _Figures, colors: dict[st
                     y_title=f"regret vs {src}",
                     colors=colors,
                     default_axis=a.summary_axis,
+                    ends=_ends_for(ends, task),
                 )
             )
         )
@@ -147,25 +177,63 @@ def _task_section(task: str, i: int, a: Analysis, fig: _Figures, colors: dict[st
     al = an.budget_allocation(tt)
     if len(al) and al["budget"].nunique() > 1:
         small.append(fig(plots.budget_allocation(al, title="Cost share per fidelity", colors=colors)))
-    conf = an.configurations(tt)
-    params = an.param_columns(tt)
-    if len(conf) and params:
-        scales = an.param_scales(tt, params, an.task_spaces(a.runs).get(task))
-        small.append(
-            fig(
-                plots.configurations(
-                    conf,
-                    params=params,
-                    scales=scales,
-                    title="Configurations tried (best 10% bold)",
-                    colors=colors,
-                )
-            )
-        )
+    small += _test_metric_panel(task, a, fig, colors)
+    small += _importance_panel(task, a, tt, fig)
+    small += _configurations_panel(task, a, tt, fig, colors)
     if small:
         parts.append('<div class="grid">' + "".join(small) + "</div>")
     parts.append("</section>")
     return "".join(parts)
+
+
+def _test_metric_panel(task: str, a: Analysis, fig: _Figures, colors: dict[str, str]) -> list[str]:
+    """Held-out test loss of each run's recommendation (its incumbent), per searcher."""
+    fr = a.final[a.final["task"] == task]
+    if "test_loss" not in fr or not fr["test_loss"].notna().any():
+        return []
+    v = fr["test_loss"].to_numpy(dtype=float)
+    figure = plots.final_distribution(
+        fr,
+        title="Test loss of each run's recommendation",
+        value="test_loss",
+        y_title="held-out test loss",
+        colors=colors,
+        log_y=bool((v[np.isfinite(v)] > 0).all() and np.nanmax(v) >= 100 * np.nanmin(v)),
+    )
+    return [fig(figure)]
+
+
+def _importance_panel(task: str, a: Analysis, tt: pd.DataFrame, fig: _Figures) -> list[str]:
+    """Which parameters matter on this task: fANOVA main effects over its top-fidelity trials."""
+    from hpbench.results import importance as imp
+
+    params = an.param_columns(tt)
+    top = tt[an.incumbent_eligible(tt)]
+    if not params or len(top) < 10:
+        return []
+    scores = imp.importance(top, params, an.param_scales(tt, params, an.task_spaces(a.runs).get(task)))
+    if scores.empty:
+        return []
+    title = f"Parameter importance ({len(top)} top-fidelity trials, random-forest fANOVA)"
+    return [fig(plots.importance_bars(scores, title=title))]
+
+
+def _configurations_panel(
+    task: str, a: Analysis, tt: pd.DataFrame, fig: _Figures, colors: dict[str, str]
+) -> list[str]:
+    """The full-width configurations figure of one task (top-fidelity trials), or nothing."""
+    conf = an.configurations(tt[an.incumbent_eligible(tt)])
+    params = an.param_columns(tt)
+    if not (len(conf) and params):
+        return []
+    figure = plots.configurations(
+        conf,
+        params=params,
+        scales=an.param_scales(tt, params, an.task_spaces(a.runs).get(task)),
+        title=f"{task}: configurations tried at the top fidelity (best 10% bold, best one boldest)",
+        colors=colors,
+    )
+    return [fig(figure, wide=True)]
 
 
 def _workers(trials: pd.DataFrame, fig: _Figures) -> str:
@@ -225,36 +293,8 @@ def _provenance(a: Analysis, trials: pd.DataFrame, runs: pd.DataFrame) -> str:
             task=("task", "first"), searcher=("searcher", "first"), seed=("seed", "first"),
             started=("started", "min"), finished=("finished", "max"),
         )  # fmt: skip
-    rows = []
-    for (task, searcher), g in src.groupby(["task", "searcher"], sort=True):
-        seeds = ", ".join(str(s) for s in sorted(g["seed"].unique()))
-        params = "; ".join(sorted({v for v in g.get("searcher_params", []) if isinstance(v, str)}))
-        budget = "; ".join(sorted({v for v in g.get("budget", []) if isinstance(v, str)}))
-        status = (
-            ", ".join(f"{k}: {v}" for k, v in g["status"].value_counts().items()) if "status" in g else ""
-        )
-        if "started" in g and "finished" in g:
-            dur = pd.to_numeric(g["finished"], errors="coerce") - pd.to_numeric(g["started"], errors="coerce")
-            times = f"{_fmt(dur.median(), 3)} s median, {_fmt(dur.sum(), 4)} s total"
-        else:
-            times = ""
-        rows.append(
-            [
-                _esc(task),
-                _esc(searcher),
-                _esc(seeds),
-                f"<code>{_esc(params)}</code>",
-                f"<code>{_esc(budget)}</code>",
-                _esc(status),
-                _esc(times),
-            ]
-        )
     parts.append("<h3>Runs</h3>")
-    parts.append(
-        _table(
-            ["task", "searcher", "seeds", "searcher parameters", "budget", "status", "run time"], rows, left=7
-        )
-    )
+    parts.append(_runs_table(src))
     if "started" in runs and len(runs):
         t0 = pd.to_numeric(runs["started"], errors="coerce").min()
         t1 = pd.to_numeric(runs["finished"], errors="coerce").max()
@@ -283,6 +323,59 @@ def _provenance(a: Analysis, trials: pd.DataFrame, runs: pd.DataFrame) -> str:
         parts.append(_table(["task", "searcher", "status", "count", "first error"], frows, left=3))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _compact_json(values: Any) -> str:
+    """Distinct JSON dicts of a column as ``k=v k=v`` (several distinct ones joined by ``;``)."""
+    out = []
+    for d in an.parse_json_column(pd.Series(list(values), dtype=object)):
+        text = " ".join(f"{k}={json.dumps(v) if isinstance(v, (dict, list)) else v}" for k, v in d.items())
+        if text not in out:
+            out.append(text)
+    return "; ".join(out) or "–"
+
+
+def _seed_ranges(seeds: Any) -> str:
+    """``[0, 1, 2, 5]`` -> ``"0–2, 5"``."""
+    vals = sorted(int(s) for s in set(seeds))
+    spans: list[str] = []
+    start = prev = vals[0]
+    for v in [*vals[1:], None]:
+        if v is not None and v == prev + 1:
+            prev = v
+            continue
+        spans.append(str(start) if start == prev else f"{start}–{prev}")
+        if v is not None:
+            start = prev = v
+    return ", ".join(spans)
+
+
+def _runs_table(src: pd.DataFrame) -> str:
+    """One row per (task, searcher): seeds, parameters (wrapped), budget, status, run time."""
+    rows = []
+    for (task, searcher), g in src.groupby(["task", "searcher"], sort=True):
+        status = ", ".join(f"{k} {v}" for k, v in g["status"].value_counts().items()) if "status" in g else ""
+        if "started" in g and "finished" in g:
+            dur = pd.to_numeric(g["finished"], errors="coerce") - pd.to_numeric(g["started"], errors="coerce")
+            times = f"{_fmt(dur.median(), 3)} s median, {_fmt(dur.sum(), 4)} s total"
+        else:
+            times = ""
+        rows.append(
+            [
+                _esc(task),
+                _esc(searcher),
+                _esc(_seed_ranges(g["seed"])),
+                f"<code>{_esc(_compact_json(g.get('budget', [])))}</code>",
+                _esc(status),
+                _esc(times),
+                f"<code>{_esc(_compact_json(g.get('searcher_params', [])))}</code>",
+            ]
+        )
+    head = ["task", "searcher", "seeds", "budget", "status", "run time", "searcher parameters"]
+    table = _table(head, rows, left=7)
+    return table.replace("<table>", '<table class="runs">', 1).replace(
+        '<td class="l"><code>', '<td class="l params"><code>'
+    )
 
 
 def _check(trials: Any, runs: Any) -> None:
@@ -317,6 +410,132 @@ def _of(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     return frame[frame["experiment"].astype(str).isin(names)]
 
 
+def _default_label(name: str, params: dict[str, Any]) -> str:
+    """The label a searcher gets when none is given (``spec.SearcherSpec``'s rule)."""
+    from hpbench.spec import SearcherSpec
+
+    return SearcherSpec(name, params).label
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return json.dumps(str(v))
+
+
+def spec_toml(spec: dict[str, Any]) -> str:
+    """A stored experiment spec as the TOML spec file that reproduces it (``hpbench run FILE``)."""
+    lines = [f"name = {_toml_value(spec.get('name', ''))}", f"tasks = {_toml_value(spec.get('tasks', []))}"]
+    lines.append(f"seeds = {_toml_value(spec.get('seeds', []))}")
+    searchers = []
+    for s in spec.get("searchers", []):
+        table = {"name": s.get("name"), **(s.get("params") or {})}
+        default = _default_label(s.get("name"), s.get("params") or {})
+        if s.get("label") and s.get("label") != default:
+            table["label"] = s["label"]
+        searchers.append(_toml_value(table) if len(table) > 1 else _toml_value(s.get("name")))
+    lines.append("searchers = [" + ", ".join(searchers) + "]")
+    lines += ["", "[budget]"]
+    lines += [f"{k} = {_toml_value(v)}" for k, v in (spec.get("budget") or {}).items() if v is not None]
+    return "\n".join(lines) + "\n"
+
+
+def _reproduce(specs: dict[str, dict[str, Any]] | None) -> str:
+    """How each experiment was made: its command and the spec file that runs it again."""
+    if not specs:
+        return ""
+    parts = ['<section id="reproduce"><h2>Reproduce</h2>']
+    for name, spec in specs.items():
+        cmd = spec.get("command") or "(not recorded: made before hpbench kept commands)"
+        parts.append(f"<h3>{_esc(name)}</h3><p>Made by: <code>{_esc(cmd)}</code></p>")
+        history = spec.get("budget_history") or []
+        if history:
+            parts.append(
+                '<p class="note">Budget extended from '
+                + " → ".join(_esc(_compact_json([json.dumps(b)])) for b in history)
+                + f" → {_esc(_compact_json([json.dumps(spec.get('budget'))]))}.</p>"
+            )
+        parts.append(
+            "<p>The same experiment as a spec file (<code>hpbench run FILE.toml</code> resumes it "
+            f"in the same store, or runs it anew elsewhere):</p><pre>{_esc(spec_toml(spec))}</pre>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _build(
+    trials: pd.DataFrame,
+    runs: pd.DataFrame,
+    title: str | None,
+    pool_from: pd.DataFrame | None,
+    specs: dict[str, dict[str, Any]] | None,
+) -> tuple[dict[str, Any], _Figures]:
+    """The page's parts and its figures (the figures are what ``hpbench report --figures`` exports)."""
+    _check(trials, runs)
+    trials = trials.reset_index(drop=True)
+    groups = _budget_groups(trials, runs)
+    exps = groups[0]
+    title = title or ("hpbench report: " + ", ".join(exps) if exps else "hpbench report")
+    a = analyse(_of(trials, exps), _of(runs, exps), pool_from=pool_from)
+    others = [(g, analyse(_of(trials, g), _of(runs, g), pool_from=pool_from)) for g in groups[1:]]
+    colors = plots.searcher_colors(sorted(trials["searcher"].astype(str).unique()))
+    ends = _curve_ends(a.trials)
+    fig = _Figures()
+    body = [rv.summary_section(a, fig, colors)]
+    for i, t in enumerate(a.tasks):
+        fig.section = str(t)
+        body.append(_task_section(t, i, a, fig, colors, ends))
+    fig.section = "multi-objective"
+    mo_html, mo_toc = _multi_objective(_of(trials, exps), _of(runs, exps), fig, colors)
+    body += mo_html
+    fig.section = "other budgets"
+    body.append(rv.other_budgets_section(others, fig, colors))
+    fig.section = "workers"
+    body.append(_workers(a.trials, fig))
+    made = _reproduce(specs)
+    body += [made, _provenance(a, _of(trials, exps), _of(runs, exps))]
+    toc = [("summary", "Summary")] + [(f"task-{i}", str(t)) for i, t in enumerate(a.tasks)]
+    toc += list(mo_toc)
+    if others:
+        toc.append(("other-budgets", "Other budgets"))
+    if 'id="workers"' in body[-3]:
+        toc.append(("workers", "Workers"))
+    if made:
+        toc.append(("reproduce", "Reproduce"))
+    toc.append(("provenance", "Provenance"))
+    searchers = sorted(a.trials["searcher"].astype(str).unique())
+    parts = {
+        "title": title,
+        "meta": _meta_line(a.final, list(a.tasks), searchers, len(a.trials)),
+        "toc": toc,
+        "body": "".join(body),
+        "css": _CSS,
+        "specs": fig.specs,
+    }
+    return parts, fig
+
+
+def _meta_line(final: pd.DataFrame, tasks: list, searchers: list[str], n_trials: int) -> str:
+    """The line under the title: what the experiment holds (``final``: one row per run)."""
+    n_seeds = final.groupby(["task", "searcher"])["seed"].nunique()
+    lo, hi = int(n_seeds.min()), int(n_seeds.max())
+    seeds = f"{lo} seed{'s' if lo != 1 else ''}" if lo == hi else f"{lo}–{hi} seeds"
+
+    def n(k: int, word: str) -> str:
+        return f"{k} {word}{'s' if k != 1 else ''}"
+
+    return (
+        f"{n(len(tasks), 'task')} · {n(len(searchers), 'searcher')} · {seeds} per searcher · "
+        f"{n(n_trials, 'trial')} · generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
+
+
 def write_report(
     trials: pd.DataFrame,
     runs: pd.DataFrame,
@@ -324,6 +543,7 @@ def write_report(
     *,
     title: str | None = None,
     pool_from: pd.DataFrame | None = None,
+    specs: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
     """Write the HTML report of one experiment (or of several with equal budgets).
 
@@ -338,6 +558,8 @@ def write_report(
         title: page title; defaults to "hpbench report: <experiment>".
         pool_from: more trials whose random-search evaluations the normalised score may pool
             (see ``hb.analyse``).
+        specs: experiment name -> stored spec (``store.experiment_specs``): the report then
+            shows the command that made each experiment and its spec file.
 
     Returns:
         The path written.
@@ -345,28 +567,27 @@ def write_report(
     Example:
         >>> write_report(load_results(db), load_runs(db), "results/report.html")  # doctest: +SKIP
     """
-    _check(trials, runs)
-    trials = trials.reset_index(drop=True)
-    groups = _budget_groups(trials, runs)
-    exps = groups[0]
-    title = title or ("hpbench report: " + ", ".join(exps) if exps else "hpbench report")
-    a = analyse(_of(trials, exps), _of(runs, exps), pool_from=pool_from)
-    others = [(g, analyse(_of(trials, g), _of(runs, g), pool_from=pool_from)) for g in groups[1:]]
-    colors = plots.searcher_colors(sorted(trials["searcher"].astype(str).unique()))
-    fig = _Figures()
-    mo_html, mo_toc = _multi_objective(_of(trials, exps), _of(runs, exps), fig, colors)
-    body = (
-        rv.summary_section(a, fig, colors)
-        + "".join(_task_section(t, i, a, fig, colors) for i, t in enumerate(a.tasks))
-        + "".join(mo_html)
-        + rv.other_budgets_section(others, fig, colors)
-        + _workers(a.trials, fig)
-        + _provenance(a, _of(trials, exps), _of(runs, exps))
-    )
+    parts, _ = _build(trials, runs, title, pool_from, specs)
+    doc = page.document(**parts)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(_document(title, a, body, bool(others), mo_toc), encoding="utf-8")
+    out.write_text(doc, encoding="utf-8")
     return out
+
+
+def report_figures(
+    trials: pd.DataFrame,
+    runs: pd.DataFrame,
+    *,
+    title: str | None = None,
+    pool_from: pd.DataFrame | None = None,
+) -> list[tuple[str, Any, bool]]:
+    """Every figure of the report, in page order, as (section, plotly figure, wide) triples.
+
+    ``section`` is ``""`` for the summary, the task name for a task's figures, ``"workers"``;
+    ``wide`` marks the figures that span the page (and both columns of a paper).
+    """
+    return _build(trials, runs, title, pool_from, None)[1].figures
 
 
 def _multi_objective(
@@ -376,42 +597,3 @@ def _multi_objective(
     from hpbench.results.mo_report import mo_sections
 
     return mo_sections(trials, runs if len(runs) else None, fig, colors)
-
-
-def _document(
-    title: str, a: Analysis, body: str, other_budgets: bool, extra_toc: tuple[tuple[str, str], ...] = ()
-) -> str:
-    """The whole page around ``body``: head with the one embedded plotly.js, header, table of contents."""
-    from plotly.offline import get_plotlyjs
-
-    n_seeds = a.final.groupby(["task", "searcher"])["seed"].nunique()
-    meta = (
-        f"{len(a.tasks)} task(s) · {len(a.searchers)} searcher(s) · "
-        f"{int(n_seeds.min())}–{int(n_seeds.max())} seed(s) · "
-        f"{len(a.trials)} trials · generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
-    )
-    toc = ['<a href="#summary">Summary</a>'] + [
-        f'<a href="#task-{i}">{_esc(t)}</a>' for i, t in enumerate(a.tasks)
-    ]
-    toc += [f'<a href="#{anchor}">{_esc(label)}</a>' for anchor, label in extra_toc]
-    if other_budgets:
-        toc.append('<a href="#other-budgets">Other budgets</a>')
-    if 'id="workers"' in body:
-        toc.append('<a href="#workers">Workers</a>')
-    toc.append('<a href="#provenance">Provenance</a>')
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_esc(title)}</title><style>{_CSS}</style>"
-        # plotly.js is embedded exactly once; MathJax stays off (no network, no fonts).
-        "<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>"
-        f'<script type="text/javascript">{get_plotlyjs()}</script>'
-        "</head><body>"
-        f'<header class="top"><h1>{_esc(title)}</h1><div class="meta">{_esc(meta)}</div></header>'
-        f'<nav class="toc">{"".join(toc)}</nav><main>' + body + "</main>"
-        # figures drawn before the grid had all its items got a stale width: resize once laid out
-        "<script>window.addEventListener('load',function(){document.querySelectorAll('.plotly-graph-div')"
-        ".forEach(function(d){if(window.Plotly){Plotly.Plots.resize(d);}});});</script>"
-        "<footer>Made with hpbench. Open offline; all figures are interactive "
-        "(hover, zoom, click legend entries to hide searchers).</footer></body></html>\n"
-    )

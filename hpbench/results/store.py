@@ -31,13 +31,22 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hpbench.trial import TrialRecord, TrialStatus
 
-__all__ = ["Store", "StoreError", "SCHEMA_VERSION", "load_results", "load_runs", "DEFAULT_STORE"]
+if TYPE_CHECKING:  # pandas costs 0.3 s to import: `hpbench --help` and `list` never need it
+    import pandas as pd
+
+__all__ = [
+    "Store",
+    "StoreError",
+    "SCHEMA_VERSION",
+    "load_results",
+    "load_runs",
+    "experiment_specs",
+    "DEFAULT_STORE",
+]
 
 SCHEMA_VERSION = 3
 _RUN_STRIDE = 2**32  # trial row id = run_id * _RUN_STRIDE + trial
@@ -370,6 +379,16 @@ class Store:
             )
             return int(c.lastrowid)  # type: ignore[arg-type]
 
+    def update_experiment_spec(self, experiment_id: int, spec: Mapping[str, Any]) -> None:
+        """Replace an experiment's spec (its budget was extended; the spec keeps the history)."""
+        with self.transaction() as c:
+            c.execute("UPDATE experiments SET spec=? WHERE id=?", (_json(spec), experiment_id))
+
+    def set_run_budget(self, run_id: int, budget: Mapping[str, Any]) -> None:
+        """A run's new (larger) budget."""
+        with self.transaction() as c:
+            c.execute("UPDATE runs SET budget=? WHERE id=?", (_json(budget), run_id))
+
     def experiment_names(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT name FROM experiments ORDER BY id")]
 
@@ -553,6 +572,8 @@ class Store:
         if experiment is not None:
             sql += " WHERE e.name = ?"
             args = (experiment,)
+        import pandas as pd
+
         return pd.read_sql_query(sql + " ORDER BY r.id", self.conn, params=args)
 
     def trials_frame(self, experiment: str | None = None) -> pd.DataFrame:
@@ -567,11 +588,15 @@ class Store:
         if experiment is not None:
             sql += " WHERE e.name = ?"
             args = (experiment,)
+        import pandas as pd
+
         return pd.read_sql_query(sql + " ORDER BY r.id, t.trial", self.conn, params=args)
 
 
 def _tidy(df: pd.DataFrame) -> pd.DataFrame:
     """Expand JSON columns into ``param.<name>``, ``metric.<name>`` and ``objective.<name>`` columns."""
+    import pandas as pd
+
     raw = df.pop("task_info")
     parsed = {s: json.loads(s) for s in raw.unique()}  # one JSON per run, not per trial
     info = raw.map(parsed.__getitem__) if len(df) else pd.Series(dtype=object)
@@ -598,17 +623,38 @@ def _tidy(df: pd.DataFrame) -> pd.DataFrame:
 def load_results(path: str | os.PathLike[str] = DEFAULT_STORE, experiment: str | None = None) -> pd.DataFrame:
     """All trials as a tidy DataFrame, one row per trial.
 
-    Columns: experiment, run_id, task, searcher, seed, trial, config (JSON), budget,
-    objective, cost, status, error, started, finished, queued, worker, cached,
-    continue_from, attempts, optimum, fidelity_high, ``param.<name>``, ``metric.<name>``,
-    and for multi-objective tasks ``objective.<name>`` (each objective as the task reports
-    it; ``objective`` stays the first one as a loss).
+    Columns: ``experiment``, ``run_id``, ``task``, ``searcher`` (its label, e.g.
+    ``hyperband:eta=3``), ``seed``, ``trial`` (number within the run), ``config`` (JSON),
+    ``budget`` (the fidelity it ran at; NaN without one), ``objective`` (NaN unless ok),
+    ``cost`` (charged, in full-fidelity evaluations), ``status`` (ok / failed / timeout),
+    ``error`` (the exception text of a failed trial), ``started`` / ``finished`` / ``queued``
+    (Unix times), ``worker`` (host:pid), ``cached`` (reused from an earlier evaluation),
+    ``continue_from`` (the trial whose checkpoint it continued), ``attempts`` (2 when a
+    worker died and it was retried), ``optimum`` (the task's known optimum, NaN if none),
+    ``fidelity_high`` (the task's top fidelity), then one ``param.<name>`` column per
+    parameter, one ``metric.<name>`` per metric, and for multi-objective tasks one
+    ``objective.<name>`` per objective (as the task reports it; ``objective`` stays the
+    first one, as a loss).
+
+    Args:
+        path: the SQLite store.
+        experiment: one experiment's trials; default: all.
     """
     with Store(path, readonly=True) as store:
         if experiment is not None and store.get_experiment(experiment) is None:
             have = store.experiment_names()
             raise ValueError(f"experiment: no experiment {experiment!r} in {str(path)!r} (have: {have})")
         return _tidy(store.trials_frame(experiment))
+
+
+def experiment_specs(
+    path: str | os.PathLike[str] = DEFAULT_STORE, experiment: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """Experiment name -> its stored spec (tasks, searchers, seeds, budget, the command that made it)."""
+    with Store(path, readonly=True) as store:
+        names = [experiment] if experiment is not None else store.experiment_names()
+        found = {n: store.get_experiment(n) for n in names}
+    return {n: f[1] for n, f in found.items() if f is not None}
 
 
 def load_runs(path: str | os.PathLike[str] = DEFAULT_STORE, experiment: str | None = None) -> pd.DataFrame:

@@ -75,9 +75,9 @@ class Searcher(ABC):
         self, *, space: SearchSpace, fidelity: Fidelity | None = None, seed: int = 0, n_objectives: int = 1
     ) -> None:
         if not isinstance(space, SearchSpace):
-            raise TypeError(f"{type(self).__name__}: 'space' must be a SearchSpace, got {space!r}")
+            raise TypeError(f"{self.name}: 'space' must be a SearchSpace, got {space!r}")
         if fidelity is not None and not isinstance(fidelity, Fidelity):
-            raise TypeError(f"{type(self).__name__}: 'fidelity' must be a Fidelity or None, got {fidelity!r}")
+            raise TypeError(f"{self.name}: 'fidelity' must be a Fidelity or None, got {fidelity!r}")
         if self.needs_fidelity and fidelity is None:
             raise ValueError(
                 f"{self.name}: needs a task with a fidelity (epochs, boosting rounds), "
@@ -85,8 +85,8 @@ class Searcher(ABC):
             )
         self.space = space
         self.fidelity = fidelity
-        self.seed = check_int(type(self).__name__, "seed", seed, minimum=0)
-        self.n_objectives = check_int(type(self).__name__, "n_objectives", n_objectives, minimum=1)
+        self.seed = check_int(self.name, "seed", seed, minimum=0)
+        self.n_objectives = check_int(self.name, "n_objectives", n_objectives, minimum=1)
         if self.n_objectives > 1 and not self.multi_objective:
             raise ValueError(f"{self.name}: optimises one objective, got n_objectives={n_objectives!r}")
         self._next_id = 0
@@ -232,10 +232,29 @@ class Searcher(ABC):
     # --------------------------------------------------------------------- hooks
     @abstractmethod
     def _ask(self, trial_id: int) -> Suggestion | None:
-        """Propose ``Suggestion(trial_id, config, budget)`` or ``None`` to wait."""
+        """Propose the next trial, or ``None`` when nothing can start now.
+
+        Args:
+            trial_id: the number to give the suggestion (0, 1, 2, ... within the run).
+
+        Returns:
+            ``Suggestion(trial_id, config)`` runs ``config`` at the task's top fidelity.
+            ``Suggestion(trial_id, config, budget=b)`` asks for fidelity ``b`` (epochs,
+            rounds; within ``self.fidelity.low..high``), and ``continue_from=k`` continues
+            the checkpoint of the earlier trial ``k`` of the same configuration, charged
+            only the increment. ``None`` means "wait": the runner asks again after the
+            next trial finishes (a synchronous rung), and ends the run when nothing is
+            in flight; ``is_finished()`` returning True ends it too.
+        """
 
     def _tell(self, suggestion: Suggestion, objective: float | None) -> None:  # noqa: B027
-        """Learn from a finished trial; ``objective is None`` for failures. History is kept by the base."""
+        """Learn from a finished trial.
+
+        Args:
+            suggestion: the suggestion as ``ask`` returned it.
+            objective: its objective, or ``None`` when the trial failed or timed out.
+                The base class keeps the history (``self.history``) itself.
+        """
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())

@@ -235,7 +235,7 @@ class OptunaSearcher(Searcher):
         sampler_params: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(space=space, fidelity=fidelity, seed=seed, n_objectives=n_objectives)
-        owner = type(self).__name__
+        owner = self.name
         self.sampler = _check_sampler(owner, sampler)
         self.sampler_params = _check_sampler_params(owner, self.sampler, sampler_params)
         if self.n_objectives > 1 and self.sampler in _SINGLE_OBJECTIVE_SAMPLERS:

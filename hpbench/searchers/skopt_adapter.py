@@ -124,7 +124,7 @@ class SkoptSearcher(Searcher):
         kappa: float = 1.96,
     ) -> None:
         super().__init__(space=space, fidelity=fidelity, seed=seed)
-        owner = type(self).__name__
+        owner = self.name
         if base_estimator == "GBRT":
             raise ValueError(f"{owner}: 'base_estimator' 'GBRT' is not supported: {_GBRT_BROKEN}")
         self.base_estimator = check_choice(owner, "base_estimator", base_estimator, _ESTIMATORS)

@@ -217,7 +217,7 @@ class SynchronousBrackets(HalvingSearcher):
         )
         self._s_max = max_bracket(self._r_min, float(self.fidelity.high), self.eta)
         if max_iterations is not None:
-            max_iterations = check_int(type(self).__name__, "max_iterations", max_iterations, minimum=1)
+            max_iterations = check_int(self.name, "max_iterations", max_iterations, minimum=1)
         self.max_iterations = max_iterations
         self._bracket: _Bracket | None = None
         self._n_started = 0  # brackets started so far
@@ -340,7 +340,7 @@ class SuccessiveHalving(SynchronousBrackets):
             n_objectives=n_objectives,
         )
         if n_configs is not None:
-            n_configs = check_int(type(self).__name__, "n_configs", n_configs, minimum=1)
+            n_configs = check_int(self.name, "n_configs", n_configs, minimum=1)
         self.n_configs = n_configs
         n = self.eta**self._s_max if n_configs is None else n_configs
         self._rungs = bracket_rungs(self._s_max, n, self.fidelity, self._r_min, self.eta)

@@ -238,6 +238,22 @@ def task(
 ) -> Callable[[Callable[..., Any]], FunctionTask]:
     """Decorator: turn a training function into a task (see ``FunctionTask``).
 
+    The function is called as ``fn(config, *, budget, seed)``: ``config`` maps parameter
+    names to values (inactive conditional parameters absent), ``budget`` is the fidelity
+    value to train to (epochs, rounds; ``None`` when the task has no ``fidelity``), and
+    ``seed`` the run's task seed. It returns the objective (a float, minimised), a dict
+    with ``"objective"`` and metrics, or an ``hb.Evaluation``.
+
+    Args:
+        space: the search space (a ``SearchSpace`` or a dict of parameters).
+        name: the task's name; default: the function's name with ``_`` replaced by ``-``.
+        fidelity: ``hb.Fidelity(name, low, high)`` when the function takes a budget.
+        optimum: the known optimal objective, if any (the report measures regret against it).
+        version: bump it when the function changes, so cached evaluations are not reused.
+
+    Returns:
+        A decorator returning a ``FunctionTask``.
+
     Example:
         >>> import hpbench as hb
         >>> @hb.task(space={"x": hb.Float(-5, 5)}, optimum=0.0)

@@ -105,7 +105,7 @@ class GPEISearcher(Searcher):
         explore: float = 0.0,
     ) -> None:
         super().__init__(space=space, fidelity=fidelity, seed=seed)
-        owner = type(self).__name__
+        owner = self.name
         self.n_init = None if n_init is None else check_int(owner, "n_init", n_init, minimum=1)
         self.xi = check_float(owner, "xi", xi, minimum=0.0)
         self.n_candidates = check_int(owner, "n_candidates", n_candidates, minimum=1)
