@@ -77,3 +77,28 @@ class Scripted(Searcher):
 
     def is_finished(self) -> bool:
         return self._next_id >= len(self.script)
+
+
+def report_block(text: str, block_id: str) -> bytes:
+    """A packed payload of a report page, inflated (the page's loader does the same in the browser)."""
+    import gzip
+    import re
+
+    from hpbench.results.bundle import decode7
+
+    m = re.search(
+        rf'<script id="{block_id}" type="application/x-hpbench" data-length="(\d+)">(.*?)</script>',
+        text,
+        re.S,
+    )
+    assert m, block_id
+    return gzip.decompress(decode7(m.group(2), int(m.group(1))))
+
+
+def report_shown_text(path: str | Path) -> str:
+    """What a reader of a report sees as text: the page and its (packed) figures' JSON."""
+    import json
+
+    raw = Path(path).read_text(encoding="utf-8")
+    figures = json.loads(report_block(raw, "hpb-figures"))
+    return raw + json.dumps(figures, ensure_ascii=False)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import report_shown_text
 
 import hpbench as hb
 from hpbench.objectives import Objective, as_losses, check_objectives
@@ -271,7 +272,7 @@ def test_cli_objective_note_and_report(tmp_path: Path) -> None:
     done = subprocess.run([*cmd, "--report", str(html)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "'gp-ei:n_init=3' optimise(s) only the first ('f1')" in done.stderr
-    page = html.read_text()
+    page = report_shown_text(html)
     for text in (
         "zdt1: several objectives",
         "attainment surfaces",

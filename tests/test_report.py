@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import report_block
 
 from hpbench.results.report import write_report
 
@@ -97,28 +98,13 @@ def report(tmp_path_factory) -> Path:
     )
 
 
-def _block(text: str, block_id: str) -> bytes:
-    """A packed payload of the page, inflated (the page's loader does the same in the browser)."""
-    import gzip
-
-    from hpbench.results.bundle import decode7
-
-    m = re.search(
-        rf'<script id="{block_id}" type="application/x-hpbench" data-length="(\d+)">(.*?)</script>',
-        text,
-        re.S,
-    )
-    assert m, block_id
-    return gzip.decompress(decode7(m.group(2), int(m.group(1))))
-
-
 def test_report_is_one_file_with_plotly_embedded_once(report):
     from plotly.offline import get_plotlyjs
 
     text = report.read_text(encoding="utf-8")
     assert text.count('id="hpb-plotly"') == 1
-    assert _block(text, "hpb-plotly").decode("utf-8") == get_plotlyjs()  # the whole library, once
-    figures = json.loads(_block(text, "hpb-figures"))
+    assert report_block(text, "hpb-plotly").decode("utf-8") == get_plotlyjs()  # the whole library, once
+    figures = json.loads(report_block(text, "hpb-figures"))
     ids = re.findall(r'<div id="(hpbench-fig-\d+)" class="plotly-graph-div"', text)
     assert len(ids) >= 8 and [f["id"] for f in figures] == ids  # one spec per placeholder, in order
     assert all(f["config"]["typesetMath"] is False and f["layout"]["title"]["text"] for f in figures)
@@ -132,7 +118,7 @@ def test_report_makes_no_network_references(report):
     )
     assert loads == []
     assert not re.search(r"@import|url\(\s*['\"]?(?:https?:)?//", text, re.I)
-    assert "cdn.plot.ly" not in _block(text, "hpb-figures").decode("utf-8")
+    assert "cdn.plot.ly" not in report_block(text, "hpb-figures").decode("utf-8")
     assert not re.search(r"https?://", text.split('<script id="hpb-plotly"')[0])  # the page's own HTML
 
 
@@ -399,7 +385,7 @@ def test_report_summary_states_the_verdict_from_the_analysis(report):
     assert "\x00" not in text  # winning cells are marked by their class, not by an in-band prefix
     assert re.search(r'<td class="(win|lead)">', text)
     raw = report.read_text(encoding="utf-8")
-    shown = text + json.dumps(json.loads(_block(raw, "hpb-figures")), ensure_ascii=False)  # figures too
+    shown = text + json.dumps(json.loads(report_block(raw, "hpb-figures")), ensure_ascii=False)  # figures too
     assert "band = median's interval ([min, max]: 75% at 3 runs)" in shown  # the coverage it really has
     assert "runs with a result" in summary and "Warnings" in summary  # failed trials: a run may miss
 
