@@ -8,28 +8,37 @@ they name the owner, the parameter, the rule and the value.
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
-
-import numpy as np
 
 __all__ = ["is_real", "is_integer", "check_int", "check_float"]
 
-_REAL = (int, float, np.integer, np.floating)
-_INTEGER = (int, np.integer)
+# numpy is not imported here: a value can only be a numpy scalar once numpy is loaded, so
+# ``hpbench --help`` and the CLI's other light paths do not pay for importing it.
+
+
+def _numpy_kinds(*names: str) -> tuple[type, ...]:
+    np = sys.modules.get("numpy")
+    return () if np is None else tuple(getattr(np, n) for n in names)
 
 
 def is_real(value: Any) -> bool:
     """True for int, float and numpy integer/floating scalars; False for bool and anything else."""
-    if type(value) is float:  # the usual case first
+    kind = type(value)
+    if kind is float or kind is int:  # the usual cases first
         return True
-    return not isinstance(value, (bool, np.bool_)) and isinstance(value, _REAL)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, (int, float, *_numpy_kinds("integer", "floating")))
 
 
 def is_integer(value: Any) -> bool:
     """True for int and numpy integer scalars; False for bool, floats and anything else."""
     if type(value) is int:
         return True
-    return not isinstance(value, (bool, np.bool_)) and isinstance(value, _INTEGER)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, (int, *_numpy_kinds("integer")))
 
 
 def check_int(owner: str, name: str, value: Any, *, minimum: int | None = None) -> int:
