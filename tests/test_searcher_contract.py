@@ -55,6 +55,8 @@ NON_DEFAULT: dict[str, dict[str, Any]] = {
     "optuna-cmaes": {"sampler_params": {"n_startup_trials": 3, "sigma0": 0.1}},
     "optuna-qmc": {"sampler_params": {"qmc_type": "halton"}},
     "optuna-random": {"sampler_params": {}},
+    "optuna-nsga2": {"sampler_params": {"population_size": 6, "mutation_prob": 0.2}},
+    "parego": {"rho": 0.1, "n_init": 3, "n_candidates": 256, "n_restarts": 1, "max_fit_points": 10},
     "skopt": {"base_estimator": "ET", "acq_func": "LCB", "n_initial_points": 3},
     "skopt-gp": {"n_initial_points": 3, "acq_func": "gp_hedge", "acq_optimizer": "sampling"},
     "skopt-rf": {"n_initial_points": 3, "acq_func": "PI", "initial_point_generator": "sobol"},

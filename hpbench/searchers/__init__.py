@@ -16,7 +16,8 @@ from hpbench.searchers.base import Searcher
 __all__ = [
     "Searcher", "RandomSearch", "GPEISearcher", "SuccessiveHalving", "Hyperband", "ASHA",
     "OptunaSearcher", "OptunaTPE", "OptunaGP", "OptunaCMAES", "OptunaQMC", "OptunaRandom",
-    "SkoptSearcher", "SkoptGP", "SkoptRF", "SkoptET",
+    "OptunaNSGAII", "ParEGO", "SkoptSearcher", "SkoptGP", "SkoptRF", "SkoptET", "SmacBB",
+    "SmacHPO",
 ]  # fmt: skip
 
 

@@ -34,11 +34,13 @@ Samplers:
 from __future__ import annotations
 
 import contextlib
+import copy
 import difflib
 import functools
 import importlib.util
 import inspect
 import json
+import threading
 import warnings
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -203,6 +205,9 @@ def _make_sampler(owner: str, sampler: str, params: dict[str, Any] | None, seed:
         ) from None
 
 
+_LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
+
+
 class OptunaSearcher(Searcher):
     """Any Optuna sampler, chosen by class name.
 
@@ -253,6 +258,27 @@ class OptunaSearcher(Searcher):
         self._fixed = {n: to_distribution(p) for n, p in space.items() if p.active_if is None}
         self._conditional = [(n, p) for n, p in space.items() if p.active_if is not None]
         self._numbers: dict[int, int] = {}  # hpbench trial id -> Optuna trial number
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Some samplers (the genetic ones: NSGA-II/III) hold a threading.Lock, which cannot be
+        # pickled; the pickled copy drops it and the unpickled searcher gets a fresh one.
+        state = self.__dict__.copy()
+        sampler = self._study.sampler
+        locks = [k for k, v in vars(sampler).items() if isinstance(v, _LOCK_TYPES)]
+        if locks:
+            study, sampler = copy.copy(self._study), copy.copy(sampler)
+            for key in locks:
+                setattr(sampler, key, None)
+            study.sampler = sampler
+            state["_study"] = study
+        state["_sampler_locks"] = locks
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        locks = state.pop("_sampler_locks", [])
+        self.__dict__.update(state)
+        for key in locks:
+            setattr(self._study.sampler, key, threading.Lock())
 
     def _ask(self, trial_id: int) -> Suggestion:
         with _quiet():
