@@ -11,6 +11,7 @@ import functools
 import json
 import math
 import multiprocessing
+import re
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -62,6 +63,15 @@ def test_task_describes_itself(name: str) -> None:
     json.dumps(info)  # `hpbench list tasks --json` and the store keep it
     if task.optimum is not None:
         assert math.isfinite(task.optimum)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_description_states_the_fidelity_range_the_task_has(name: str) -> None:
+    task = _task(name)
+    stated = re.findall(r"fidelity \w+ (\d+)\.\.(\d+)", task.description)
+    for low, high in stated:
+        assert task.fidelity is not None, task.description
+        assert (float(low), float(high)) == (task.fidelity.low, task.fidelity.high), task.description
 
 
 @pytest.mark.parametrize("name", NAMES)

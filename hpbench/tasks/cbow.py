@@ -242,7 +242,7 @@ class CBOWTask(Task):
         self.overhead = 1.7
         self.description = (
             "word2vec CBOW with negative sampling on the pydoc_data topics, full-softmax "
-            "validation cross-entropy, fidelity epochs 1..27"
+            "validation cross-entropy, fidelity epochs 1..9"
         )
 
     def evaluate(
