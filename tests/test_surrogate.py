@@ -411,3 +411,28 @@ def test_recording_file_errors_name_the_problem(tmp_path: Path) -> None:
     (tmp_path / "bad.parquet").write_bytes(b"not parquet")
     with pytest.raises(ValueError, match="not a Parquet file"):
         SurrogateTask.from_recording(tmp_path / "bad.parquet")
+
+
+def test_side_file_describes_the_recording_and_is_trusted_only_while_it_matches(
+    recorded: Any, tmp_path: Path
+) -> None:
+    path, _, rec = recorded
+    side = path.with_name(path.name + ".meta.json")
+    assert side.is_file()
+    meta, rows = Recording.peek(path)
+    assert rows == len(rec.rows) and meta == json.loads(json.dumps(rec.meta()))
+    eager = SurrogateTask(Recording.load(path))
+    lazy = SurrogateTask.from_recording(path)
+    assert lazy.version == eager.version and lazy.description == eager.description
+    assert lazy.info() == eager.info()
+    row = rec.rows[rec.rows["status"] == "ok"].iloc[0]
+    config, b, seed = json.loads(row["config"]), row["budget"], int(row["seed"])
+    assert lazy.evaluate(config, budget=b, seed=seed).objective == row["objective"]
+    assert eager.evaluate(config, budget=b, seed=seed).objective == row["objective"]
+    # a side file that does not match its file (copied from another recording) is ignored
+    other = tmp_path / "other.parquet"
+    rec.with_quality({"summary": "edited"}).save(other)
+    (tmp_path / "other.parquet.meta.json").write_text(side.read_text())
+    assert Recording.peek(other)[0]["quality"] == {"summary": "edited"}
+    (tmp_path / "other.parquet.meta.json").write_text("{not json")
+    assert Recording.peek(other)[0]["quality"] == {"summary": "edited"}

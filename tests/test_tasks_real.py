@@ -376,10 +376,13 @@ def test_cnn_macs_and_params_match_a_hook_count(config: dict[str, Any]) -> None:
     assert ev.metrics["n_params"] == sum(p.numel() for p in model.parameters())
 
 
-def test_listing_tasks_does_not_import_torch() -> None:
+def test_listing_tasks_does_not_import_torch_pandas_or_pyarrow() -> None:
+    # `hpbench list tasks` stays light: the surrogates describe themselves from the
+    # recordings' side files, not from their rows.
     code = (
         "import sys, hpbench.registry as r, hpbench.tasks.torch_models;"
-        "[r.get_task(n).info() for n in r.task_names()]; print('torch' in sys.modules)"
+        "[r.get_task(n).info() for n in r.task_names()];"
+        "print(sorted(m for m in ('torch', 'pandas', 'pyarrow') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"

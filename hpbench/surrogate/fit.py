@@ -27,15 +27,18 @@ import numpy as np
 import pandas as pd
 
 from hpbench.space import SearchSpace
-from hpbench.surrogate.models import Forest, Regressor, StackedForest, make_model
+from hpbench.surrogate.models import (
+    DEFAULT_MODEL,
+    DEFAULT_PARAMS,
+    Forest,
+    Regressor,
+    StackedForest,
+    make_model,
+)
 from hpbench.surrogate.recording import Recording
 
 __all__ = ["Transform", "SurrogateFit", "linear_seconds", "DEFAULT_MODEL", "DEFAULT_PARAMS"]
 
-# Chosen by benchmarks/surrogates.py: the highest held-out Spearman, averaged over the levels
-# of the three shipped recordings (2026-12-02, 64-80 configurations each; see docs/surrogates.md).
-DEFAULT_MODEL = "gp"
-DEFAULT_PARAMS: dict[str, Any] = {"fit_points": 300, "noise": 1e-2, "joint": True}
 _EPS = 1e-4
 # Wall-clock figures the real task reports: they measure the machine's load, not the model.
 UNMODELLED = frozenset({"train_seconds"})

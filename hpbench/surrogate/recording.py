@@ -22,20 +22,28 @@ cpu_seconds     CPU seconds of the step on the evaluating thread (``time.thread_
 wall_seconds    wall-clock seconds of the step (depends on the machine's load)
 metric.<name>   every numeric metric the task reported
 =============== ===========================================================================
+
+Beside the file, ``save`` writes ``PATH.meta.json``: the same metadata, the row count and
+the file's SHA-256, so a surrogate can describe itself (``hpbench list tasks``) without
+reading the rows; ``peek`` trusts it only while the digest matches the file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from hpbench.space import Fidelity, SearchSpace
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Recording", "FORMAT", "ROW_COLUMNS"]
 
@@ -84,12 +92,11 @@ class Recording:
 
     @property
     def space(self) -> SearchSpace:
-        return SearchSpace.from_dict(self.task["space"])
+        return task_space(self.task)
 
     @property
     def fidelity(self) -> Fidelity | None:
-        fid = self.task.get("fidelity")
-        return None if fid is None else Fidelity(**fid)
+        return task_fidelity(self.task)
 
     @property
     def metric_names(self) -> list[str]:
@@ -124,28 +131,42 @@ class Recording:
         tmp = out.with_name(out.name + ".tmp")
         pq.write_table(table, tmp, compression="zstd", compression_level=9, use_dictionary=True)
         os.replace(tmp, out)  # a reader never sees half a file
+        write_sidecar(out, meta[_KEY], len(self.rows))
         return out
+
+    @classmethod
+    def peek(cls, path: str | os.PathLike[str]) -> tuple[dict[str, Any], int]:
+        """The metadata (``meta()``) and row count of the file at ``path``, without its rows.
+
+        From ``PATH.meta.json`` while its digest matches the file, else from the Parquet footer.
+        """
+        p = _existing(path)
+        try:
+            side = json.loads(_sidecar(p).read_text())
+            if side["sha256"] == _sha256(p):
+                return _checked_meta(side["meta"].encode(), p), int(side["rows"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # no usable side file: read the footer
+        import pyarrow.parquet as pq
+
+        try:
+            meta = pq.read_schema(p).metadata or {}
+            rows = pq.read_metadata(p).num_rows
+        except Exception as exc:  # noqa: BLE001 - any unreadable payload is the same user error
+            raise ValueError(f"recording: {str(p)!r} is not a Parquet file ({exc})") from None
+        return _checked_meta(meta.get(_KEY), p), int(rows)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Recording:
         """Read a file written by ``save``; a file that is not one is refused by name."""
         import pyarrow.parquet as pq
 
-        p = Path(path)
-        if not p.is_file():
-            raise ValueError(f"recording: no such file {str(p)!r}")
+        p = _existing(path)
         try:
             table = pq.read_table(p)
         except Exception as exc:  # noqa: BLE001 - any unreadable payload is the same user error
             raise ValueError(f"recording: {str(p)!r} is not a Parquet file ({exc})") from None
-        raw = (table.schema.metadata or {}).get(_KEY)
-        if raw is None:
-            raise ValueError(f"recording: {str(p)!r} has no hpbench metadata (not written by hpbench record)")
-        meta = json.loads(raw)
-        if meta.get("format") != FORMAT:
-            raise ValueError(
-                f"recording: rule 'format == {FORMAT}' broken, got {meta.get('format')!r} in {p}"
-            )
+        meta = _checked_meta((table.schema.metadata or {}).get(_KEY), p)
         rows = table.to_pandas()
         missing = [c for c in ROW_COLUMNS if c not in rows.columns]
         if missing:
@@ -154,6 +175,50 @@ class Recording:
         return cls(
             meta["task"], levels, rows, meta.get("machine", {}), meta.get("info", {}), meta.get("quality")
         )
+
+
+def task_space(task: Mapping[str, Any]) -> SearchSpace:
+    """The search space of a recorded task (``Recording.task``)."""
+    return SearchSpace.from_dict(task["space"])
+
+
+def task_fidelity(task: Mapping[str, Any]) -> Fidelity | None:
+    """The fidelity of a recorded task (``Recording.task``), or ``None``."""
+    fid = task.get("fidelity")
+    return None if fid is None else Fidelity(**fid)
+
+
+def _existing(path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"recording: no such file {str(p)!r}")
+    return p
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".meta.json")
+
+
+def write_sidecar(path: Path, raw_meta: bytes, rows: int) -> None:
+    """Write ``PATH.meta.json`` for the recording at ``path`` (its metadata bytes kept verbatim)."""
+    side = {"sha256": _sha256(path), "rows": int(rows), "meta": raw_meta.decode()}
+    tmp = path.with_name(path.name + ".meta.json.tmp")
+    tmp.write_text(json.dumps(side))
+    os.replace(tmp, _sidecar(path))
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _checked_meta(raw: bytes | None, p: Path) -> dict[str, Any]:
+    """The hpbench metadata of file ``p`` (JSON bytes), refused by name unless it is ours."""
+    if raw is None:
+        raise ValueError(f"recording: {str(p)!r} has no hpbench metadata (not written by hpbench record)")
+    meta = json.loads(raw)
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"recording: rule 'format == {FORMAT}' broken, got {meta.get('format')!r} in {p}")
+    return meta
 
 
 def _json_default(obj: Any) -> Any:

@@ -34,17 +34,19 @@ import zlib
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hpbench.results.store import encode_config
-from hpbench.surrogate.fit import DEFAULT_MODEL, DEFAULT_PARAMS, SurrogateFit
-from hpbench.surrogate.models import MODELS
-from hpbench.surrogate.recording import Recording
+from hpbench.surrogate.models import DEFAULT_MODEL, DEFAULT_PARAMS, MODELS
+from hpbench.surrogate.recording import Recording, task_fidelity, task_space
 from hpbench.tasks.base import Task
 from hpbench.tasks.datasets import check_resume
 from hpbench.trial import Evaluation
+
+if TYPE_CHECKING:
+    from hpbench.surrogate.fit import SurrogateFit
 
 __all__ = ["SurrogateTask"]
 
@@ -75,9 +77,23 @@ class SurrogateTask(Task):
     ) -> None:
         if not isinstance(recording, Recording):
             raise TypeError(f"recording: must be a Recording, got {type(recording).__name__}")
-        self.recording = recording
-        t = recording.task
-        q = recording.quality or {}
+        self._recording: Recording | None = recording
+        self._source: str | None = None
+        self._setup(recording.meta(), len(recording.rows), name, model, params, noise)
+
+    def _setup(
+        self,
+        meta: dict[str, Any],
+        n_rows: int,
+        name: str | None = None,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        noise: bool = True,
+    ) -> None:
+        """Everything but the lookup tables, from the recording's metadata and row count."""
+        self._meta, self._rows = meta, n_rows
+        t = meta["task"]
+        q = meta.get("quality") or {}
         self.model = model or q.get("model") or DEFAULT_MODEL
         if self.model not in MODELS:
             raise ValueError(f"model: rule 'one of {sorted(MODELS)}' broken, got {self.model!r}")
@@ -87,32 +103,45 @@ class SurrogateTask(Task):
         self.params = dict(params)
         self.noise = bool(noise)
         self.name = name or f"{t['name']}-surrogate"
-        self.space, self.fidelity = recording.space, recording.fidelity
+        self.space, self.fidelity = task_space(t), task_fidelity(t)
         self.optimum = t.get("optimum")
         self.overhead = float(t.get("overhead") or 0.0)
         digest = hashlib.sha1(
-            json.dumps(
-                [recording.meta(), len(recording.rows), self.model, self.params, noise], default=str
-            ).encode()
+            json.dumps([meta, n_rows, self.model, self.params, noise], default=str).encode()
         ).hexdigest()
         self.version = f"{t['version']}+rec.{digest[:10]}"
         self.seconds_per_eval = 1e-4  # replaying takes ~0.1 ms; ``recorded_seconds`` is the real time
-        info = recording.info
+        info = meta.get("info", {})
         quality = f"; held-out Spearman {q['summary']}" if q.get("summary") else ""
         self.description = (
             f"surrogate of {t['name']} ({info.get('configs', '?')} recorded configurations, "
             f"{info.get('seeds', '?')} seeds, {self.model}){quality}"
         )
-        self._source: str | None = None
         self._cache: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, int | None, str]] = {}
         self._predictions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     @classmethod
     def from_recording(cls, path: str | os.PathLike[str], **kwargs: Any) -> SurrogateTask:
-        """The surrogate of the recording file at ``path`` (written by ``hpbench record``)."""
-        task = cls(Recording.load(path), **kwargs)
-        task._source = str(Path(path).resolve())
+        """The surrogate of the recording file at ``path`` (written by ``hpbench record``).
+
+        Only the file's metadata is read here; its rows when the first trial needs them.
+        """
+        meta, n_rows = Recording.peek(path)
+        task = cls.__new__(cls)
+        task._recording, task._source = None, str(Path(path).resolve())
+        task._setup(meta, n_rows, **kwargs)
         return task
+
+    @property
+    def recording(self) -> Recording:
+        """The recording replayed (read from its file on first use)."""
+        if self._recording is None:
+            assert self._source is not None
+            rec = Recording.load(self._source)
+            if len(rec.rows) != self._rows or rec.meta()["task"] != self._meta["task"]:
+                raise ValueError(f"recording: {self._source!r} changed after this task was built from it")
+            self._recording = rec
+        return self._recording
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Built from a file: workers read the file themselves instead of receiving the rows.
@@ -123,7 +152,7 @@ class SurrogateTask(Task):
     @property
     def quality(self) -> dict[str, Any] | None:
         """The held-out quality shipped with the recording (``quality.measure_quality``)."""
-        return self.recording.quality
+        return self._meta.get("quality")
 
     @cached_property
     def recorded_seconds(self) -> float:
@@ -134,15 +163,15 @@ class SurrogateTask(Task):
 
     def info(self) -> dict[str, Any]:
         out = super().info()
-        rec = self.recording
+        t, info = self._meta["task"], self._meta.get("info", {})
         out["surrogate"] = {
-            "of": rec.task["name"],
-            "of_version": rec.task["version"],
+            "of": t["name"],
+            "of_version": t["version"],
             "model": self.model,
-            "quality": rec.quality,
-            "configs": rec.info.get("configs"),
-            "seeds": rec.info.get("seeds"),
-            "machine": rec.machine.get("cpu_model"),
+            "quality": self.quality,
+            "configs": info.get("configs"),
+            "seeds": info.get("seeds"),
+            "machine": self._meta.get("machine", {}).get("cpu_model"),
             "overhead": self.overhead,
         }
         return out
@@ -160,6 +189,8 @@ class SurrogateTask(Task):
     # ---------------------------------------------------------------- lookup tables
     @cached_property
     def _fit(self) -> SurrogateFit:
+        from hpbench.surrogate.fit import SurrogateFit
+
         return SurrogateFit(self.recording, model=self.model, params=self.params)
 
     @cached_property
