@@ -534,17 +534,7 @@ def benchmark(
     """
     from hpbench.api import as_searcher_spec
 
-    task_objects: dict[str, Task] = {}
-    names = []
-    for t in tasks:
-        if isinstance(t, Task):
-            task_objects[t.name] = t
-            register_task(t.name, t)
-            names.append(t.name)
-        elif isinstance(t, str):
-            names.append(t)
-        else:
-            raise TypeError(f"tasks: each must be a name or a Task, got {t!r}")
+    names, task_objects = _task_names(tasks)
     spec = BenchmarkSpec(
         name=name,
         tasks=tuple(names),
@@ -564,6 +554,22 @@ def benchmark(
         on_trial=on_trial,
         command=_call_text(spec),
     )
+
+
+def _task_names(tasks: Sequence[str | Task]) -> tuple[list[str], dict[str, Task]]:
+    """The names of ``benchmark``'s tasks, and its ``Task`` objects by name (registered on the way)."""
+    task_objects: dict[str, Task] = {}
+    names = []
+    for t in tasks:
+        if isinstance(t, Task):
+            task_objects[t.name] = t
+            register_task(t.name, t)
+            names.append(t.name)
+        elif isinstance(t, str):
+            names.append(t)
+        else:
+            raise TypeError(f"tasks: each must be a name or a Task, got {t!r}")
+    return names, task_objects
 
 
 def _call_text(spec: BenchmarkSpec) -> str:

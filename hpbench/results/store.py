@@ -559,6 +559,17 @@ class Store:
             objectives=None if r[9] is None else json.loads(r[9]),
         )
 
+    def level_summaries(self) -> list[tuple[int, float | None, float | None, float]]:
+        """Per run and fidelity level, over its ok trials: ``(run_id, budget, best objective, cost)``.
+
+        For ``hpbench status``, which applies the incumbent rule (``hpbench.incumbent``) to them.
+        """
+        sql = (
+            "SELECT run_id, budget, MIN(objective), SUM(cost) FROM trials WHERE status='ok' "
+            "GROUP BY run_id, budget"
+        )
+        return [tuple(r) for r in self.conn.execute(sql)]
+
     # ------------------------------------------------------------------- reading
     def runs_frame(self, experiment: str | None = None) -> pd.DataFrame:
         sql = (
