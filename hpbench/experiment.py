@@ -201,7 +201,7 @@ def _drive_runs(
     display: ProgressDisplay,
     say: Callable[[str], None],
 ) -> None:
-    """Drive the unfinished runs to their end and store each one's final status."""
+    """Drive the unfinished runs to their end; store each one's recommendation and final status."""
     todo = [r for r in runs if not r.finished]
     per_run = options.trials_per_run or (
         1 if len(todo) >= executor.workers else -(-executor.workers // max(1, len(todo)))
@@ -222,6 +222,7 @@ def _drive_runs(
             on_trial=on_trial,
         )
     for r in todo:
+        db.set_recommendation(r.run_id, r.recommendation())  # type: ignore[arg-type]
         if r.error is not None:
             say(f"run {r.run_id} ({r.task.name}, {r.label}) failed, its other trials kept: {r.error}")
         status = "finished" if r.error is None else "failed"

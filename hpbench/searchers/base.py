@@ -245,6 +245,19 @@ class Searcher(ABC):
         """True when the searcher will never propose again (e.g. a finished schedule)."""
         return False
 
+    def recommend(self) -> int | None:
+        """The trial this searcher recommends once the run ends: a trial id from ``self.history``.
+
+        The runner asks once, at the end of the run, stores the answer with the run, and the
+        analysis compares that trial's value (its noiseless or held-out value where the task
+        reports one). ``None`` (the default) means the best observed top-fidelity trial. A
+        searcher with a model may know better on a noisy objective; ``gp-ei`` names the
+        evaluated point with the lowest posterior mean. The id must be one of the run's ok
+        trials at the top fidelity, else the run fails with an error saying so. It must
+        not change what the searcher proposes next.
+        """
+        return None
+
     # --------------------------------------------------------------------- hooks
     @abstractmethod
     def _ask(self, trial_id: int) -> Suggestion | None:
