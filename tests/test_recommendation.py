@@ -89,10 +89,10 @@ def test_default_recommendation_is_none_and_too_few_successes_give_none() -> Non
     assert g.recommend() is None
 
 
-def _bench(store: Path, **kw: Any) -> Any:
-    return hb.benchmark(
-        ["branin-noisy"], [GP, "random"], seeds=2, max_evals=EVALS, store=store, progress=False, **kw
-    )
+def _bench(store: Path, searchers: Any = (GP, "random"), **kw: Any) -> Any:
+    options = {"seeds": 2, "max_evals": EVALS, "progress": False, **kw}
+    task = options.pop("task", "branin-noisy")
+    return hb.benchmark([task], list(searchers), store=store, **options)
 
 
 def test_recommendation_is_stored_survives_resume_and_decides_the_final_table(tmp_path: Path) -> None:
@@ -157,14 +157,7 @@ class _FirstRecommender(RandomSearch):
 
 
 def test_the_final_value_is_the_noiseless_value_of_the_stored_recommendation(tmp_path: Path) -> None:
-    res = hb.benchmark(
-        ["branin-noisy"],
-        [_FirstRecommender, "random"],
-        seeds=3,
-        max_evals=8,
-        store=tmp_path / "f.db",
-        progress=False,
-    )
+    res = _bench(tmp_path / "f.db", [_FirstRecommender, "random"], seeds=3, max_evals=8)
     a = hb.analyse(res.trials, res.runs)
     t = res.trials
     for _, row in a.final.iterrows():
@@ -191,9 +184,7 @@ class _BadRecommender(RandomSearch):
 def test_a_recommendation_that_is_not_a_trial_of_the_run_fails_the_run_naming_the_rule(
     tmp_path: Path,
 ) -> None:
-    res = hb.benchmark(
-        ["branin"], [_BadRecommender], seeds=1, max_evals=3, store=tmp_path / "c.db", progress=False
-    )
+    res = _bench(tmp_path / "c.db", [_BadRecommender], task="branin", seeds=1, max_evals=3)
     run = res.runs.iloc[0]
     assert run["status"] == "failed" and "recommend" in run["error"] and "got 10000" in run["error"]
     assert pd.isna(run["recommended"]) and len(res.trials) == 3  # trials kept, nothing recommended

@@ -595,13 +595,7 @@ class Store:
             f"r.started, r.finished, r.versions, r.machine, r.error, {self._recommended_sql} AS recommended "
             "FROM runs r JOIN experiments e ON r.experiment_id = e.id"
         )
-        args: tuple[Any, ...] = ()
-        if experiment is not None:
-            sql += " WHERE e.name = ?"
-            args = (experiment,)
-        import pandas as pd
-
-        return pd.read_sql_query(sql + " ORDER BY r.id", self.conn, params=args)
+        return self._frame(sql, experiment, "r.id")
 
     def trials_frame(self, experiment: str | None = None) -> pd.DataFrame:
         sql = (
@@ -612,13 +606,17 @@ class Store:
             f"COALESCE(t.trial = {self._recommended_sql}, 0) AS recommended, r.task_info "
             "FROM trials t JOIN runs r ON t.run_id = r.id JOIN experiments e ON r.experiment_id = e.id"
         )
+        return self._frame(sql, experiment, "r.id, t.trial")
+
+    def _frame(self, sql: str, experiment: str | None, order: str) -> pd.DataFrame:
+        """``sql`` (joined to ``experiments e``) as a DataFrame, of one experiment or all, in ``order``."""
+        import pandas as pd
+
         args: tuple[Any, ...] = ()
         if experiment is not None:
             sql += " WHERE e.name = ?"
             args = (experiment,)
-        import pandas as pd
-
-        return pd.read_sql_query(sql + " ORDER BY r.id, t.trial", self.conn, params=args)
+        return pd.read_sql_query(f"{sql} ORDER BY {order}", self.conn, params=args)
 
 
 def _tidy(df: pd.DataFrame) -> pd.DataFrame:
