@@ -330,10 +330,7 @@ def _cmd_status(a: argparse.Namespace) -> int:
         if a.experiment and store.get_experiment(a.experiment) is None:
             raise ValueError(f"--experiment: no experiment {a.experiment!r} in {a.store!r}")
         runs = store.runs_frame(a.experiment)
-        rows = store.conn.execute(
-            "SELECT run_id, budget, MIN(objective), SUM(cost) FROM trials WHERE status='ok' "
-            "GROUP BY run_id, budget"
-        ).fetchall()
+        rows = store.level_summaries()
     # Best = incumbent at the top fidelity (what the report calls the incumbent); cost over all.
     top = {r.run_id: (json.loads(r.task_info).get("fidelity") or {}).get("high") for r in runs.itertuples()}
     best_by_run: dict[int, tuple[float | None, float]] = {}

@@ -201,7 +201,7 @@ def _drive_runs(
     display: ProgressDisplay,
     say: Callable[[str], None],
 ) -> None:
-    """Drive the unfinished runs to their end and store each one's final status."""
+    """Drive the unfinished runs to their end; store each one's recommendation and final status."""
     todo = [r for r in runs if not r.finished]
     per_run = options.trials_per_run or (
         1 if len(todo) >= executor.workers else -(-executor.workers // max(1, len(todo)))
@@ -222,6 +222,7 @@ def _drive_runs(
             on_trial=on_trial,
         )
     for r in todo:
+        db.set_recommendation(r.run_id, r.recommendation())  # type: ignore[arg-type]
         if r.error is not None:
             say(f"run {r.run_id} ({r.task.name}, {r.label}) failed, its other trials kept: {r.error}")
         status = "finished" if r.error is None else "failed"
@@ -534,17 +535,7 @@ def benchmark(
     """
     from hpbench.api import as_searcher_spec
 
-    task_objects: dict[str, Task] = {}
-    names = []
-    for t in tasks:
-        if isinstance(t, Task):
-            task_objects[t.name] = t
-            register_task(t.name, t)
-            names.append(t.name)
-        elif isinstance(t, str):
-            names.append(t)
-        else:
-            raise TypeError(f"tasks: each must be a name or a Task, got {t!r}")
+    names, task_objects = _task_names(tasks)
     spec = BenchmarkSpec(
         name=name,
         tasks=tuple(names),
@@ -564,6 +555,22 @@ def benchmark(
         on_trial=on_trial,
         command=_call_text(spec),
     )
+
+
+def _task_names(tasks: Sequence[str | Task]) -> tuple[list[str], dict[str, Task]]:
+    """The names of ``benchmark``'s tasks, and its ``Task`` objects by name (registered on the way)."""
+    task_objects: dict[str, Task] = {}
+    names = []
+    for t in tasks:
+        if isinstance(t, Task):
+            task_objects[t.name] = t
+            register_task(t.name, t)
+            names.append(t.name)
+        elif isinstance(t, str):
+            names.append(t)
+        else:
+            raise TypeError(f"tasks: each must be a name or a Task, got {t!r}")
+    return names, task_objects
 
 
 def _call_text(spec: BenchmarkSpec) -> str:

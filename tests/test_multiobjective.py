@@ -174,7 +174,7 @@ def test_schema_2_store_upgrades_in_place_keeping_its_trials(tmp_path: Path) -> 
         assert s.schema_version == 2 and s.run_trials(run)[0].objectives is None
     assert "objective.a" not in load_results(db).columns
     with Store(db) as s:
-        assert s.schema_version == SCHEMA_VERSION == 3
+        assert s.schema_version == SCHEMA_VERSION == 4
         s.add_trial(run, _rec(1, {"a": 2.0, "b": math.inf}))
         assert [r.objectives for r in s.run_trials(run)] == [None, {"a": 2.0, "b": None}]
     df = load_results(db)

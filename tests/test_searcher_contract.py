@@ -225,6 +225,22 @@ def test_pickle_mid_run_then_same_next_suggestions(name: str, params: str, task_
     assert [_key(s) for s in _steps(copy, task, 4)] == [_key(s) for s in want]
 
 
+@pytest.mark.parametrize(("name", "params", "task_name"), DEFAULTS)
+def test_recommendation_is_none_or_an_ok_top_fidelity_trial_and_changes_nothing(
+    name: str, params: str, task_name: str
+) -> None:
+    task = _task(task_name)
+    searcher = _make(name, task, params=params)
+    assert len(list(_steps(searcher, task, 7))) == 7
+    rec = searcher.recommend()
+    top = None if task.fidelity is None else task.fidelity.high
+    allowed = {s.trial_id for s, y in searcher.history if y is not None and s.budget == top}
+    assert rec is None or rec in allowed
+    # asking for it changes nothing the searcher proposes afterwards (the runner asks at the end)
+    want = reference(name, params, task_name)[7:11]
+    assert [_key(s) for s in _steps(searcher, task, 4)] == [_key(s) for s in want]
+
+
 @pytest.mark.parametrize(("name", "params", "task_name"), CORE)
 def test_several_pending_asks(name: str, params: str, task_name: str) -> None:
     task = _task(task_name)

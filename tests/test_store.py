@@ -316,7 +316,7 @@ def test_schema_1_store_reads_then_upgrades_in_one_transaction(db_path: Path) ->
 
     # Writable: upgraded, same trials, packed row ids, and it takes new trials.
     with Store(db_path) as s:
-        assert s.schema_version == SCHEMA_VERSION == 3
+        assert s.schema_version == SCHEMA_VERSION == 4
         s.add_trial(runs[0], _rec(4))
         with pytest.raises(sqlite3.IntegrityError):
             s.add_trial(runs[2], _rec(3))  # (run, trial) stays unique
@@ -325,7 +325,7 @@ def test_schema_1_store_reads_then_upgrades_in_one_transaction(db_path: Path) ->
         assert s.cache_index(None)[f"k{runs[2]}-3"] == runs[2] * 2**32 + 3
         assert s.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     con = sqlite3.connect(db_path)
-    assert con.execute("SELECT version FROM hpbench_schema").fetchall() == [(3,)]
+    assert con.execute("SELECT version FROM hpbench_schema").fetchall() == [(4,)]
     con.close()
     after = load_results(db_path)
     assert len(after) == 13

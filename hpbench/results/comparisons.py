@@ -21,6 +21,7 @@ from hpbench.results import statistics as st
 
 __all__ = [
     "PAIRED_TEST",
+    "RECOMMENDED_BY",
     "leader",
     "final_runs",
     "final_table",
@@ -29,14 +30,20 @@ __all__ = [
     "seeds_needed_table",
 ]
 
+# How a run's recommendation (the configuration compared) was chosen: by default its best
+# observed top-fidelity trial; the searcher's own choice when it stored one (``Searcher.recommend``).
+RECOMMENDED_BY = ("best observed", "searcher")
 PAIRED_TEST = "Wilcoxon signed-rank, paired by seed, a missing result worse than any"
 _RUN_KEYS = ["task", "searcher", "seed", "run_id"]
 
 
 def _run_row(rdf: pd.DataFrame) -> dict:
     e = rdf[rdf["_elig"]]
+    named = e[e["_rec"]]  # the trial the searcher recommended, when it named one
+    if len(named):
+        e = named
     if len(e):
-        i = int(e["_obj"].to_numpy().argmin())  # first of equal bests in finish order
+        i = int(e["_obj"].to_numpy().argmin())  # else the first of equal bests in finish order
         best, value, inc = float(e["_obj"].iloc[i]), float(e["_val"].iloc[i]), int(e["trial"].iloc[i])
         test = float(e["_test"].iloc[i])
     else:
@@ -45,6 +52,7 @@ def _run_row(rdf: pd.DataFrame) -> dict:
         "best": best,
         "value": value if math.isfinite(value) else math.nan,
         "incumbent_trial": inc,
+        "recommended_by": RECOMMENDED_BY[1 if len(named) else 0],
         "test_loss": test,
         "n_trials": len(rdf),
         "n_failed": int(rdf["_fail"].sum()),
@@ -60,7 +68,11 @@ def final_runs(
     values: pd.Series | None = None,
     all_runs: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The result of every run: the compared value of its final incumbent.
+    """The result of every run: the compared value of its recommendation.
+
+    A run's recommendation is the trial its searcher named (``recommended`` column of the
+    trials, stored by the runner from ``Searcher.recommend``) when it is within budget and
+    eligible, else its final incumbent (best observed top-fidelity trial).
 
     Args:
         trials: the trials that count (within budget), one row per trial.
@@ -71,8 +83,9 @@ def final_runs(
             with no trial in ``trials`` (they get no result); default the runs in ``trials``.
 
     Returns:
-        Frame with columns task, searcher, seed, run_id, best (incumbent objective), value,
-        regret, has_result, incumbent_trial, test_loss, n_trials, n_failed, cost, seconds.
+        Frame with columns task, searcher, seed, run_id, best (its observed objective), value,
+        regret, has_result, incumbent_trial (the recommended trial), recommended_by (a value of
+        :data:`RECOMMENDED_BY`), test_loss, n_trials, n_failed, cost, seconds.
     """
     cv.require(trials, cv.TRIAL_COLUMNS, "trials")
     df = trials.assign(
@@ -80,6 +93,7 @@ def final_runs(
         _obj=cv.numeric(trials, "objective"),
         _val=cv.numeric(trials, "objective") if values is None else values,
         _test=cv.numeric(trials, "metric.test_loss"),
+        _rec=trials["recommended"].astype(bool) if "recommended" in trials else False,
         _cost=cv.numeric(trials, "cost").fillna(0.0),
         _secs=cv.compute_seconds(trials),
         _fail=trials["status"].astype(str) != "ok",
@@ -95,6 +109,7 @@ def final_runs(
         "best": math.nan,
         "value": math.nan,
         "incumbent_trial": -1,
+        "recommended_by": RECOMMENDED_BY[0],
         "test_loss": math.nan,
         "n_trials": 0,
         "n_failed": 0,

@@ -111,14 +111,6 @@ def regret_curves(
                 continue
             fig.add_traces(_band_and_median(d, s, colors[s], floor, visible=axis == axes[0]))
             owner += [axis, axis]
-    buttons = [
-        {
-            "label": a,
-            "method": "update",
-            "args": [{"visible": [o == a for o in owner]}, {"xaxis.title.text": AXIS_TITLES[a]}],
-        }
-        for a in axes
-    ]
     _layout(fig, title=title)
     if log_y:
         shown = np.concatenate([np.asarray(t.y, dtype=float) for t in fig.data]) if fig.data else allv
@@ -128,26 +120,34 @@ def regret_curves(
         yaxis_title=y_title,
         margin={"t": 90},
         legend={"y": 1.02},
-        updatemenus=[
-            {
-                "type": "buttons",
-                "direction": "right",
-                "buttons": buttons,
-                "x": 0,
-                "xanchor": "left",
-                "y": 1.02,
-                "yanchor": "bottom",
-                "showactive": True,
-                "pad": {"r": 4, "t": 0},
-                "font": {"size": 11},
-            }
-        ]
-        if len(axes) > 1
-        else [],
+        updatemenus=_axis_menu(axes, owner),
     )
     cols = ["axis", "searcher", "x", "n", "median", "median_lo", "median_hi"]
     data = pd.concat(plotted, ignore_index=True) if plotted else pd.DataFrame(columns=cols)
     return with_data(fig, data[[c for c in cols if c in data]])
+
+
+def _axis_menu(axes: list[str], owner: list[str]) -> list[dict[str, Any]]:
+    """Buttons that show the traces of one x axis (``owner[i]`` = axis of trace ``i``); none for one axis."""
+    if len(axes) <= 1:
+        return []
+    buttons = [
+        {
+            "label": a,
+            "method": "update",
+            "args": [{"visible": [o == a for o in owner]}, {"xaxis.title.text": AXIS_TITLES[a]}],
+        }
+        for a in axes
+    ]
+    menu = {"type": "buttons", "direction": "right", "buttons": buttons, "x": 0, "xanchor": "left"}
+    menu |= {
+        "y": 1.02,
+        "yanchor": "bottom",
+        "showactive": True,
+        "pad": {"r": 4, "t": 0},
+        "font": {"size": 11},
+    }
+    return [menu]
 
 
 def _band_and_median(d: pd.DataFrame, s: str, colour: str, floor: float, *, visible: bool) -> list[Any]:
@@ -296,72 +296,14 @@ def cd_diagram(result: FriedmanResult, *, title: str | None = None) -> go.Figure
     """
     go = _go()
     k = len(result.searchers)
-    step = 0.32
     half = math.ceil(k / 2)
     n_bars = len(result.cliques)
-    y_bottom = -(max(half, k - half) + 1) * step - 0.1
-    shapes: list[dict[str, Any]] = []
-    ann: list[dict[str, Any]] = []
-    line = {"color": "#333", "width": 1.2}
-    shapes.append({"type": "line", "x0": 1, "x1": k, "y0": 0, "y1": 0, "line": line})
-    for t in range(1, k + 1):
-        shapes.append({"type": "line", "x0": t, "x1": t, "y0": 0, "y1": 0.08, "line": line})
-        ann.append({"x": t, "y": 0.1, "text": str(t), "showarrow": False, "yanchor": "bottom"})
-    # CD bar above the axis, anchored at rank 1 as in Demšar's figures
-    cd_end = min(1 + result.cd, k + 0.5)
-    shapes.append(
-        {
-            "type": "line",
-            "x0": 1,
-            "x1": cd_end,
-            "y0": 0.55,
-            "y1": 0.55,
-            "line": {"color": "#c0392b", "width": 3},
-        }
-    )
-    ann.append(
-        {
-            "x": (1 + cd_end) / 2,
-            "y": 0.6,
-            "text": f"CD = {result.cd:.2f} (α = {result.alpha:g})",
-            "showarrow": False,
-            "yanchor": "bottom",
-            "font": {"color": "#c0392b"},
-        }
-    )
+    y_bottom = -(max(half, k - half) + 1) * _CD_STEP - 0.1
     left_x, right_x = 0.6, k + 0.4
-    for i, (name, r) in enumerate(zip(result.searchers, result.avg_ranks)):
-        if i < half:
-            y = -(i + 1) * step - n_bars * 0.1
-            end, anchor = left_x, "right"
-        else:
-            y = -(k - i) * step - n_bars * 0.1
-            end, anchor = right_x, "left"
-        shapes.append({"type": "line", "x0": r, "x1": r, "y0": 0, "y1": y, "line": line})
-        shapes.append({"type": "line", "x0": r, "x1": end, "y0": y, "y1": y, "line": line})
-        ann.append(
-            {
-                "x": end,
-                "y": y,
-                "text": f"{name} ({r:.2f})",
-                "showarrow": False,
-                "xanchor": anchor,
-                "xshift": 0,
-            }
-        )
-    for j, members in enumerate(result.cliques):
-        rs = [result.avg_ranks[result.searchers.index(m)] for m in members]
-        y = -0.12 - j * 0.1
-        shapes.append(
-            {
-                "type": "line",
-                "x0": min(rs) - 0.04,
-                "x1": max(rs) + 0.04,
-                "y0": y,
-                "y1": y,
-                "line": {"color": "#111", "width": 5},
-            }
-        )
+    shapes, ann = _cd_axis(result)
+    for part in (_cd_labels(result, left_x, right_x), _cd_cliques(result)):
+        shapes += part[0]
+        ann += part[1]
     fig = go.Figure(
         go.Scatter(
             x=list(result.avg_ranks),
@@ -386,6 +328,73 @@ def cd_diagram(result: FriedmanResult, *, title: str | None = None) -> go.Figure
     fig.update_yaxes(visible=False, range=[y_bottom, 1.0], fixedrange=True)
     fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="closest")
     return with_data(fig, _cd_data(result))
+
+
+_CD_STEP = 0.32  # vertical distance between two searchers' labels
+_CD_LINE = {"color": "#333", "width": 1.2}
+_Drawing = tuple[list[dict[str, Any]], list[dict[str, Any]]]  # plotly shapes, annotations
+
+
+def _cd_axis(result: FriedmanResult) -> _Drawing:
+    """The rank axis with its ticks, and the CD bar above it, anchored at rank 1 as in Demšar's figures."""
+    k = len(result.searchers)
+    line = _CD_LINE
+    shapes: list[dict[str, Any]] = [{"type": "line", "x0": 1, "x1": k, "y0": 0, "y1": 0, "line": line}]
+    ann: list[dict[str, Any]] = []
+    for t in range(1, k + 1):
+        shapes.append({"type": "line", "x0": t, "x1": t, "y0": 0, "y1": 0.08, "line": line})
+        ann.append({"x": t, "y": 0.1, "text": str(t), "showarrow": False, "yanchor": "bottom"})
+    cd_end = min(1 + result.cd, k + 0.5)
+    red = "#c0392b"
+    shapes.append(
+        {"type": "line", "x0": 1, "x1": cd_end, "y0": 0.55, "y1": 0.55, "line": {"color": red, "width": 3}}
+    )
+    text = f"CD = {result.cd:.2f} (α = {result.alpha:g})"
+    ann.append(
+        {
+            "x": (1 + cd_end) / 2,
+            "y": 0.6,
+            "text": text,
+            "showarrow": False,
+            "yanchor": "bottom",
+            "font": {"color": red},
+        }
+    )
+    return shapes, ann
+
+
+def _cd_labels(result: FriedmanResult, left_x: float, right_x: float) -> _Drawing:
+    """Each searcher hangs from its average rank: the better half labelled on the left, the rest right."""
+    k = len(result.searchers)
+    half = math.ceil(k / 2)
+    n_bars = len(result.cliques)
+    shapes: list[dict[str, Any]] = []
+    ann: list[dict[str, Any]] = []
+    for i, (name, r) in enumerate(zip(result.searchers, result.avg_ranks)):
+        if i < half:
+            y = -(i + 1) * _CD_STEP - n_bars * 0.1
+            end, anchor = left_x, "right"
+        else:
+            y = -(k - i) * _CD_STEP - n_bars * 0.1
+            end, anchor = right_x, "left"
+        shapes.append({"type": "line", "x0": r, "x1": r, "y0": 0, "y1": y, "line": _CD_LINE})
+        shapes.append({"type": "line", "x0": r, "x1": end, "y0": y, "y1": y, "line": _CD_LINE})
+        label = f"{name} ({r:.2f})"
+        ann.append({"x": end, "y": y, "text": label, "showarrow": False, "xanchor": anchor, "xshift": 0})
+    return shapes, ann
+
+
+def _cd_cliques(result: FriedmanResult) -> _Drawing:
+    """Thick bars joining searchers not separated by the critical difference."""
+    shapes: list[dict[str, Any]] = []
+    for j, members in enumerate(result.cliques):
+        rs = [result.avg_ranks[result.searchers.index(m)] for m in members]
+        y = -0.12 - j * 0.1
+        bar = {"color": "#111", "width": 5}
+        shapes.append(
+            {"type": "line", "x0": min(rs) - 0.04, "x1": max(rs) + 0.04, "y0": y, "y1": y, "line": bar}
+        )
+    return shapes, []
 
 
 def _cd_data(result: FriedmanResult) -> pd.DataFrame:

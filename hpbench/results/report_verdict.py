@@ -14,7 +14,7 @@ import pandas as pd
 
 from hpbench.results import plots
 from hpbench.results import statistics as st
-from hpbench.results.comparisons import PAIRED_TEST
+from hpbench.results.comparisons import PAIRED_TEST, RECOMMENDED_BY
 from hpbench.results.html import Cell, esc, fmt, table
 from hpbench.results.verdict import VALUE_LABELS, Analysis
 
@@ -66,10 +66,23 @@ def _per_task_line(a: Analysis) -> str:
 def _notes(a: Analysis) -> str:
     used = sorted({VALUE_LABELS[s] for s in a.value_sources.values()})
     return (
-        f'<p class="note">Value compared: {esc("; ".join(used))} (the best observed top-fidelity trial). '
+        f'<p class="note">Value compared: {esc("; ".join(used))}. {esc(recommendation_note(a.final))} '
         f"Paired tests: {esc(PAIRED_TEST)}. Normalised score: {esc(a.score_note)} Measured on the "
         f"{esc(a.summary_axis)} axis at the end of the budget.</p>"
     )
+
+
+def recommendation_note(final: pd.DataFrame) -> str:
+    """Which configuration of each run is compared: the searcher's own recommendation, where it
+    stored one (e.g. gp-ei: the best posterior mean), else the best observed top-fidelity trial."""
+    default = "the best observed top-fidelity trial"
+    col = final["recommended_by"] if "recommended_by" in final else pd.Series(dtype=object)
+    own = final[col == RECOMMENDED_BY[1]]
+    if own.empty:
+        return f"Recommendation of each run: {default}."
+    n_runs = final.groupby("searcher").size()
+    parts = [f"{s} ({len(g)}/{n_runs[s]} runs)" for s, g in own.groupby("searcher", sort=True)]
+    return f"Recommendation: the searcher's own for {', '.join(parts)}; otherwise {default}."
 
 
 def _mark(a: Analysis, task: str, searcher: str) -> str:
@@ -219,6 +232,7 @@ def task_tables(a: Analysis, task: str) -> str:
     src = a.value_sources.get(task, "objective")
     parts = [
         f'<h3>Final performance</h3><p class="note">Value compared: {esc(VALUE_LABELS[src])}. '
+        f"{esc(recommendation_note(a.final[a.final['task'] == task]))} "
         "A run without a result counts as worse than every run with one; the median's interval is "
         "distribution-free, its coverage is the one achieved at that number of runs.</p>"
     ]

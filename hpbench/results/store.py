@@ -10,7 +10,9 @@ page instead of two (schema 1 had a separate unique index; its stores are upgrad
 one transaction the first time they are opened for writing). Schema 3 adds the nullable
 ``objectives`` column (JSON, name -> value, multi-objective tasks only); a schema-2 store
 gets it by one ``ALTER TABLE`` the first time it is opened for writing, and is read as it
-is (no objectives) when opened read-only.
+is (no objectives) when opened read-only. Schema 4 adds the nullable ``runs.recommended``
+(the trial the run's searcher recommends, ``Searcher.recommend``; NULL = its best observed),
+the same way.
 
 Nothing is written to a file until it has been checked to be an hpbench store (or a
 new, empty file) with a schema this code understands.
@@ -48,7 +50,7 @@ __all__ = [
     "DEFAULT_STORE",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _RUN_STRIDE = 2**32  # trial row id = run_id * _RUN_STRIDE + trial
 DEFAULT_STORE = "results/hpbench.db"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -80,6 +82,7 @@ CREATE TABLE runs (
     versions TEXT NOT NULL,
     machine TEXT NOT NULL,
     error TEXT,
+    recommended INTEGER,  -- trial the searcher recommends (NULL: its best observed)
     UNIQUE (experiment_id, task, searcher, seed)
 );
 CREATE TABLE trials (
@@ -296,10 +299,11 @@ class Store:
             c.execute("INSERT INTO hpbench_schema (version) VALUES (?)", (SCHEMA_VERSION,))
 
     def _upgrade(self) -> None:
-        """Schema 1 or 2 -> 3 in one transaction.
+        """Schema 1, 2 or 3 -> 4 in one transaction.
 
         1 -> 3: trials rebuilt keyed by their packed row id (with the new column);
-        2 -> 3: the nullable ``objectives`` column added in place.
+        2 -> 3: the nullable ``objectives`` column added in place;
+        3 -> 4: the nullable ``runs.recommended`` column added in place.
         """
         with self.transaction() as c:
             # Another process may have upgraded the file while we waited for the lock.
@@ -316,8 +320,10 @@ class Store:
                 )
                 c.execute("DROP TABLE trials")
                 c.execute("ALTER TABLE trials_v2 RENAME TO trials")
-            else:
+            elif version == 2:
                 c.execute("ALTER TABLE trials ADD COLUMN objectives TEXT")
+            if "recommended" not in {r[1] for r in c.execute("PRAGMA table_info(runs)")}:
+                c.execute("ALTER TABLE runs ADD COLUMN recommended INTEGER")
             c.execute("UPDATE hpbench_schema SET version = ?", (SCHEMA_VERSION,))
         self.schema_version = SCHEMA_VERSION
 
@@ -325,6 +331,11 @@ class Store:
     def _objectives_sql(self) -> str:
         """The objectives column, or NULL on an older store opened read-only."""
         return "t.objectives" if self.schema_version >= 3 else "NULL"
+
+    @property
+    def _recommended_sql(self) -> str:
+        """The runs' recommended trial, or NULL on an older store opened read-only."""
+        return "r.recommended" if self.schema_version >= 4 else "NULL"
 
     def _of_run(self, run: str) -> str:
         """SQL condition: trial row ``t`` belongs to run ``run`` (a column or ``:run``).
@@ -435,6 +446,11 @@ class Store:
                 ),
             )
             return int(c.lastrowid), "pending"  # type: ignore[arg-type]
+
+    def set_recommendation(self, run_id: int, trial: int | None) -> None:
+        """Store the trial a run's searcher recommends (``None``: its best observed one)."""
+        with self.transaction() as c:
+            c.execute("UPDATE runs SET recommended=? WHERE id=?", (trial, run_id))
 
     def set_run_status(self, run_id: int, status: str, *, error: str | None = None) -> None:
         now = time.time()
@@ -559,38 +575,48 @@ class Store:
             objectives=None if r[9] is None else json.loads(r[9]),
         )
 
+    def level_summaries(self) -> list[tuple[int, float | None, float | None, float]]:
+        """Per run and fidelity level, over its ok trials: ``(run_id, budget, best objective, cost)``.
+
+        For ``hpbench status``, which applies the incumbent rule (``hpbench.incumbent``) to them.
+        """
+        sql = (
+            "SELECT run_id, budget, MIN(objective), SUM(cost) FROM trials WHERE status='ok' "
+            "GROUP BY run_id, budget"
+        )
+        return [tuple(r) for r in self.conn.execute(sql)]
+
     # ------------------------------------------------------------------- reading
     def runs_frame(self, experiment: str | None = None) -> pd.DataFrame:
         sql = (
             "SELECT e.name AS experiment, r.id AS run_id, r.task, r.task_version, r.task_info, r.searcher, "
             "r.searcher_name, r.searcher_params, r.seed, r.budget, r.status, "
             f"(SELECT COUNT(*) FROM trials t WHERE {self._of_run('r.id')}) AS n_trials, "
-            "r.started, r.finished, r.versions, r.machine, r.error "
+            f"r.started, r.finished, r.versions, r.machine, r.error, {self._recommended_sql} AS recommended "
             "FROM runs r JOIN experiments e ON r.experiment_id = e.id"
         )
-        args: tuple[Any, ...] = ()
-        if experiment is not None:
-            sql += " WHERE e.name = ?"
-            args = (experiment,)
-        import pandas as pd
-
-        return pd.read_sql_query(sql + " ORDER BY r.id", self.conn, params=args)
+        return self._frame(sql, experiment, "r.id")
 
     def trials_frame(self, experiment: str | None = None) -> pd.DataFrame:
         sql = (
             "SELECT e.name AS experiment, r.id AS run_id, r.task, r.searcher, r.seed, t.trial, t.config, "
             "t.budget, t.objective, t.cost, t.status, t.error, t.started, t.finished, t.queued, t.worker, "
             "t.cached, t.continue_from, t.attempts, t.metrics, "
-            f"{self._objectives_sql} AS objectives, r.task_info "
+            f"{self._objectives_sql} AS objectives, "
+            f"COALESCE(t.trial = {self._recommended_sql}, 0) AS recommended, r.task_info "
             "FROM trials t JOIN runs r ON t.run_id = r.id JOIN experiments e ON r.experiment_id = e.id"
         )
+        return self._frame(sql, experiment, "r.id, t.trial")
+
+    def _frame(self, sql: str, experiment: str | None, order: str) -> pd.DataFrame:
+        """``sql`` (joined to ``experiments e``) as a DataFrame, of one experiment or all, in ``order``."""
+        import pandas as pd
+
         args: tuple[Any, ...] = ()
         if experiment is not None:
             sql += " WHERE e.name = ?"
             args = (experiment,)
-        import pandas as pd
-
-        return pd.read_sql_query(sql + " ORDER BY r.id, t.trial", self.conn, params=args)
+        return pd.read_sql_query(f"{sql} ORDER BY {order}", self.conn, params=args)
 
 
 def _tidy(df: pd.DataFrame) -> pd.DataFrame:
@@ -605,6 +631,7 @@ def _tidy(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("optimum", "fidelity_high", "budget", "objective", "cost", "queued", "continue_from"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     df["cached"] = df["cached"].astype(bool)
+    df["recommended"] = df["recommended"].astype(bool)
     metrics = df.pop("metrics")
     objectives = df.pop("objectives") if "objectives" in df else pd.Series([None] * len(df), dtype=object)
     if len(df):
@@ -631,7 +658,9 @@ def load_results(path: str | os.PathLike[str] = DEFAULT_STORE, experiment: str |
     (Unix times), ``worker`` (host:pid), ``cached`` (reused from an earlier evaluation),
     ``continue_from`` (the trial whose checkpoint it continued), ``attempts`` (2 when a
     worker died and it was retried), ``optimum`` (the task's known optimum, NaN if none),
-    ``fidelity_high`` (the task's top fidelity), then one ``param.<name>`` column per
+    ``fidelity_high`` (the task's top fidelity), ``recommended`` (the trial its searcher
+    recommended at the end of its run, ``Searcher.recommend``; False everywhere in a run whose
+    searcher left it to the default, its best observed trial), then one ``param.<name>`` column per
     parameter, one ``metric.<name>`` per metric, and for multi-objective tasks one
     ``objective.<name>`` per objective (as the task reports it; ``objective`` stays the
     first one, as a loss).
@@ -658,6 +687,7 @@ def experiment_specs(
 
 
 def load_runs(path: str | os.PathLike[str] = DEFAULT_STORE, experiment: str | None = None) -> pd.DataFrame:
-    """One row per run: task, searcher and its parameters, seed, budget, status, versions, machine."""
+    """One row per run: task, searcher and its parameters, seed, budget, status, versions, machine,
+    recommended (the trial its searcher recommended; NaN: the default, its best observed)."""
     with Store(path, readonly=True) as store:
         return store.runs_frame(experiment)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from hpbench.budget import Budget, RunBudget
+from hpbench.checks import is_integer
 from hpbench.incumbent import eligible
 from hpbench.objectives import searcher_feedback
 from hpbench.searchers.base import Searcher
@@ -157,3 +158,27 @@ class RunState:
         self._searcher_time(time.perf_counter() - t0)
         self.ledger.charge(seconds=rec.finished - rec.started)
         self._keep(rec)
+
+    # ----------------------------------------------------------- the recommendation
+    def recommendation(self) -> int | None:
+        """The trial the searcher recommends at the end of the run (``Searcher.recommend``).
+
+        ``None``: the default, its best observed top-fidelity trial. A searcher that raises,
+        or names a trial that is not one of this run's ok top-fidelity trials, fails the run
+        (its trials are kept) with an error naming the rule.
+        """
+        if self.error is not None:
+            return None
+        try:
+            trial = self.searcher.recommend()
+        except Exception as exc:  # noqa: BLE001 - a broken searcher fails its own run only
+            self._searcher_failed("recommend", exc)
+            return None
+        if trial is None:
+            return None
+        allowed = {r.trial_id for r in self.records if eligible(r.status, r.objective, r.budget, self._top)}
+        if not is_integer(trial) or int(trial) not in allowed:
+            rule = "None or the id of an ok top-fidelity trial of the run"
+            self.error = f"searcher {self.label!r}: recommend(): rule '{rule}' broken, got {trial!r}"[:2000]
+            return None
+        return int(trial)

@@ -20,7 +20,6 @@ from hpbench.searchers.successive_halving import (
     max_bracket,
     rung_budgets,
 )
-from hpbench.space import Fidelity, SearchSpace
 from hpbench.trial import Suggestion
 
 __all__ = ["ASHA"]
@@ -62,30 +61,8 @@ class ASHA(HalvingSearcher):
 
     name = "asha"
 
-    def __init__(
-        self,
-        *,
-        space: SearchSpace,
-        fidelity: Fidelity | None = None,
-        seed: int = 0,
-        eta: int = 3,
-        min_budget: float | None = None,
-        proposer: str = "random",
-        proposer_params: dict[str, Any] | None = None,
-        continuation: bool = True,
-        n_objectives: int = 1,
-    ) -> None:
-        super().__init__(
-            space=space,
-            fidelity=fidelity,
-            seed=seed,
-            eta=eta,
-            min_budget=min_budget,
-            proposer=proposer,
-            proposer_params=proposer_params,
-            continuation=continuation,
-            n_objectives=n_objectives,
-        )
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
         r_min = self._r_min
         self._budgets = rung_budgets(
             max_bracket(r_min, float(self.fidelity.high), self.eta), self.fidelity, r_min, self.eta

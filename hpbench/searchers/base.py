@@ -27,6 +27,8 @@ __all__ = ["Searcher", "check_int", "check_float", "check_choice", "clip_objecti
 
 
 PEER_OBJECTIVE_LIMIT = 1e100
+# Constructor arguments the runner passes; every other keyword-only one is a searcher parameter.
+_RUNNER_ARGS = ("space", "fidelity", "seed", "n_objectives")
 
 
 def clip_objective(value: float) -> float:
@@ -96,19 +98,33 @@ class Searcher(ABC):
 
     # ------------------------------------------------------------------ parameters
     @classmethod
+    def _init_parameters(cls) -> dict[str, inspect.Parameter]:
+        """Keyword-only constructor parameters, the runner's (space, fidelity, seed) left out.
+
+        A constructor that takes ``**params`` passes them on to its parent's, so the
+        parent's parameters count too (after its own), up to the first constructor
+        without ``**params``; a subclass adds parameters without repeating its parent's.
+        """
+        found: dict[str, inspect.Parameter] = {}
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None:
+                continue
+            params = inspect.signature(init).parameters.values()
+            for p in params:
+                if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in _RUNNER_ARGS:
+                    found.setdefault(p.name, p)
+            if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+                break
+        return found
+
+    @classmethod
     def param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [
-            n
-            for n, p in sig.parameters.items()
-            if n not in ("self", "space", "fidelity", "seed", "n_objectives")
-            and p.kind is inspect.Parameter.KEYWORD_ONLY
-        ]
+        return list(cls._init_parameters())
 
     @classmethod
     def param_defaults(cls) -> dict[str, Any]:
-        sig = inspect.signature(cls.__init__)
-        return {n: sig.parameters[n].default for n in cls.param_names()}
+        return {n: p.default for n, p in cls._init_parameters().items()}
 
     def get_params(self) -> dict[str, Any]:
         """Searcher parameters (not space/fidelity/seed), JSON-friendly."""
@@ -228,6 +244,19 @@ class Searcher(ABC):
     def is_finished(self) -> bool:
         """True when the searcher will never propose again (e.g. a finished schedule)."""
         return False
+
+    def recommend(self) -> int | None:
+        """The trial this searcher recommends once the run ends: a trial id from ``self.history``.
+
+        The runner asks once, at the end of the run, stores the answer with the run, and the
+        analysis compares that trial's value (its noiseless or held-out value where the task
+        reports one). ``None`` (the default) means the best observed top-fidelity trial. A
+        searcher with a model may know better on a noisy objective; ``gp-ei`` names the
+        evaluated point with the lowest posterior mean. The id must be one of the run's ok
+        trials at the top fidelity, else the run fails with an error saying so. It must
+        not change what the searcher proposes next.
+        """
+        return None
 
     # --------------------------------------------------------------------- hooks
     @abstractmethod

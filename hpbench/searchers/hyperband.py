@@ -24,7 +24,7 @@ from hpbench.searchers.successive_halving import (
     check_min_budget,
     max_bracket,
 )
-from hpbench.space import Fidelity, SearchSpace
+from hpbench.space import Fidelity
 
 __all__ = ["Hyperband", "hyperband_schedule"]
 
@@ -77,32 +77,8 @@ class Hyperband(SynchronousBrackets):
 
     name = "hyperband"
 
-    def __init__(
-        self,
-        *,
-        space: SearchSpace,
-        fidelity: Fidelity | None = None,
-        seed: int = 0,
-        eta: int = 3,
-        min_budget: float | None = None,
-        max_iterations: int | None = None,
-        proposer: str = "random",
-        proposer_params: dict[str, Any] | None = None,
-        continuation: bool = True,
-        n_objectives: int = 1,
-    ) -> None:
-        super().__init__(
-            space=space,
-            fidelity=fidelity,
-            seed=seed,
-            eta=eta,
-            min_budget=min_budget,
-            max_iterations=max_iterations,
-            proposer=proposer,
-            proposer_params=proposer_params,
-            continuation=continuation,
-            n_objectives=n_objectives,
-        )
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
         self._schedule = hyperband_schedule(self.fidelity, self.eta, self._r_min)
 
     @property

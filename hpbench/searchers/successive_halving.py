@@ -190,31 +190,10 @@ class SynchronousBrackets(HalvingSearcher):
 
     synchronous = True
 
-    def __init__(
-        self,
-        *,
-        space: SearchSpace,
-        fidelity: Fidelity | None = None,
-        seed: int = 0,
-        eta: int = 3,
-        min_budget: float | None = None,
-        max_iterations: int | None = None,
-        proposer: str = "random",
-        proposer_params: dict[str, Any] | None = None,
-        continuation: bool = True,
-        n_objectives: int = 1,
-    ) -> None:
-        super().__init__(
-            space=space,
-            fidelity=fidelity,
-            seed=seed,
-            eta=eta,
-            min_budget=min_budget,
-            proposer=proposer,
-            proposer_params=proposer_params,
-            continuation=continuation,
-            n_objectives=n_objectives,
-        )
+    def __init__(self, *, max_iterations: int | None = None, **params: Any) -> None:
+        """``max_iterations``: iterations (see ``_brackets_per_iteration``), ``None`` = until the
+        budget ends; ``params``: those of ``HalvingSearcher``."""
+        super().__init__(**params)
         self._s_max = max_bracket(self._r_min, float(self.fidelity.high), self.eta)
         if max_iterations is not None:
             max_iterations = check_int(self.name, "max_iterations", max_iterations, minimum=1)
@@ -312,33 +291,8 @@ class SuccessiveHalving(SynchronousBrackets):
 
     name = "sh"
 
-    def __init__(
-        self,
-        *,
-        space: SearchSpace,
-        fidelity: Fidelity | None = None,
-        seed: int = 0,
-        eta: int = 3,
-        n_configs: int | None = None,
-        min_budget: float | None = None,
-        max_iterations: int | None = None,
-        proposer: str = "random",
-        proposer_params: dict[str, Any] | None = None,
-        continuation: bool = True,
-        n_objectives: int = 1,
-    ) -> None:
-        super().__init__(
-            space=space,
-            fidelity=fidelity,
-            seed=seed,
-            eta=eta,
-            min_budget=min_budget,
-            max_iterations=max_iterations,
-            proposer=proposer,
-            proposer_params=proposer_params,
-            continuation=continuation,
-            n_objectives=n_objectives,
-        )
+    def __init__(self, *, n_configs: int | None = None, **params: Any) -> None:
+        super().__init__(**params)
         if n_configs is not None:
             n_configs = check_int(self.name, "n_configs", n_configs, minimum=1)
         self.n_configs = n_configs

@@ -20,11 +20,12 @@ Shape glossary: n training configurations, k query configurations, D encoded wid
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import numpy as np
+
+from hpbench.threads import one_thread  # scikit-learn fits on one thread, in the driver and in workers
 
 __all__ = [
     "Regressor",
@@ -41,15 +42,6 @@ class Regressor(Protocol):
     def fit(self, X: np.ndarray, Y: np.ndarray) -> Regressor: ...
 
     def predict(self, X: np.ndarray) -> np.ndarray: ...
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """scikit-learn's OpenMP and BLAS on one thread (fits run in the driver and in workers)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        yield
 
 
 class KNN:

@@ -23,6 +23,7 @@ posterior itself always conditions on every observation.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import math
 from typing import Any
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from hpbench.searchers.base import Searcher, check_choice, check_float, check_int
+from hpbench.searchers.gp.kernel import GPPosterior
 from hpbench.searchers.gp.model import TRANSFORMS, GPModel, ModelState
 from hpbench.searchers.gp.optimizer import maximize_log_ei, sobol_points
 from hpbench.space import Categorical, Fidelity, Float, SearchSpace
@@ -39,6 +41,7 @@ __all__ = ["GPEISearcher"]
 
 # Random-number streams of one trial (see Searcher.rng_for).
 _STREAM_FALLBACK, _STREAM_FIT, _STREAM_ACQ, _STREAM_SUBSET, _STREAM_INIT, _STREAM_EXPLORE = 1, 2, 3, 4, 5, 6
+_STREAM_RECOMMEND = 7
 
 
 @functools.lru_cache(maxsize=1)
@@ -224,3 +227,45 @@ class GPEISearcher(Searcher):
             rng_subset=self.rng_for(trial_id, _STREAM_SUBSET),
             pending=np.array(pend) if pend else None,
         )
+
+    # ------------------------------------------------------------ recommendation
+    def recommend(self) -> int | None:
+        """The evaluated configuration with the lowest posterior mean (``None``: fewer than 2 successes).
+
+        On a noisy objective the best *observation* is partly luck; the posterior mean at
+        the evaluated points averages that noise out (BoTorch's and Ax's "best in-sample
+        point"). Ties go to the earliest trial.
+        """
+        fitted = self.in_sample_posterior()
+        if fitted is None:
+            return None
+        trial_ids, posterior = fitted
+        with _single_threaded_blas():
+            mean, _ = posterior.predict(posterior.X)
+        return trial_ids[int(np.argmin(mean))]
+
+    def in_sample_posterior(self) -> tuple[list[int], GPPosterior] | None:
+        """The posterior ``recommend`` reads: conditioned on every success (no pending fantasies).
+
+        Hyperparameters are fitted as the next model step would fit them, on a copy of the
+        run's model, so its warm start and its proposals stay as they were.
+
+        Returns:
+            The successes' trial ids (n,) and the posterior on their encodings (n, D) in
+            standardised units; ``None`` with fewer than 2 successes or no Cholesky.
+        """
+        ok = [i for i, v in enumerate(self._y) if v is not None]
+        if len(ok) < 2:
+            return None
+        rng = self.rng_for(self.n_told, _STREAM_RECOMMEND)
+        try:
+            with _single_threaded_blas():
+                state = copy.deepcopy(self._gp).condition(
+                    np.array([self._X[i] for i in ok]),
+                    np.array([self._y[i] for i in ok], dtype=float),
+                    rng_fit=rng,
+                    rng_subset=rng,
+                )
+        except np.linalg.LinAlgError:
+            return None
+        return [self.history[i][0].trial_id for i in ok], state.posterior
