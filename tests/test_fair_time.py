@@ -122,3 +122,14 @@ def test_a_cached_trial_is_charged_the_seconds_of_the_evaluation_it_reuses(tmp_p
     # Under a time budget, cached trials use it up as the evaluations they reuse did.
     half = bench("half", max_evals=12, max_seconds=float(own.sum()) / 2)
     assert half.cached.all() and len(half) <= 7
+
+
+def test_multi_fidelity_searchers_under_max_evals_are_warned_before_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    db = tmp_path / "w.db"
+    hb.benchmark(["branin-mf"], ["hyperband", "random"], seeds=1, max_evals=5, store=db, progress=False)
+    err = capsys.readouterr().err
+    assert "warning: 'hyperband' multi-fidelity under max_evals" in err and "'random'" not in err
+    hb.benchmark(["branin-mf"], ["hyperband"], seeds=1, max_cost=2, store=db, name="cost", progress=False)
+    assert "max_evals" not in capsys.readouterr().err
