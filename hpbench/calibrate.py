@@ -13,9 +13,11 @@ Seconds of one evaluation: the task's own ``Evaluation.seconds`` when it reports
 the built-in tasks train on one thread, so this is single-core time even on a busy
 machine) or the elapsed time (``clock="wall"``).
 
-The fit is of the per-level means (the same t0 and t1 as pooling every evaluation): a
-budget adds up the seconds of many configurations, so c0 must match their mean, not one
-typical configuration. Each configuration is also fitted alone, to show how much c0 varies.
+The fit is of the per-level means: a budget adds up the seconds of many configurations,
+so c0 must match their mean, not one typical configuration. It minimises the *relative*
+residuals (weights 1 / t^2, ``fit_relative``): the cost model charges shares of a
+top-fidelity trial, so a 20% error costs as much at the lowest level as at the top.
+Each configuration is also fitted alone, to show how much c0 varies.
 
 Shapes: ``seconds`` is (configs, levels).
 """
@@ -34,7 +36,15 @@ if TYPE_CHECKING:
     from hpbench.space import Fidelity
     from hpbench.tasks.base import Task
 
-__all__ = ["AffineFit", "Calibration", "fit_affine", "time_levels", "calibrate", "calibrate_command"]
+__all__ = [
+    "AffineFit",
+    "Calibration",
+    "fit_affine",
+    "fit_relative",
+    "time_levels",
+    "calibrate",
+    "calibrate_command",
+]
 
 CLOCKS = ("cpu", "wall")
 
@@ -61,29 +71,52 @@ class AffineFit:
         return self.t0 / self.t1 if self.t1 > 0 else math.nan
 
 
-def fit_affine(levels: Sequence[float], seconds: Sequence[float]) -> AffineFit:
-    """Fit ``seconds = t0 + t1 * levels`` by ordinary least squares (closed form).
+def fit_affine(
+    levels: Sequence[float], seconds: Sequence[float], weights: Sequence[float] | None = None
+) -> AffineFit:
+    """Fit ``seconds = t0 + t1 * levels`` by (weighted) least squares, closed form.
+
+    Minimises ``sum(w * (t - t0 - t1 * b) ** 2)``; ``weights=None`` is ordinary least squares.
+    ``r2`` is the weighted coefficient of determination; ``residuals`` are in seconds.
 
     Raises:
-        ValueError: fewer than two distinct levels, lengths that differ, or a value
-            that is not finite.
+        ValueError: fewer than two distinct levels, lengths that differ, a value that is
+            not finite, or a weight that is not positive.
     """
     b = [float(x) for x in levels]
     t = [float(x) for x in seconds]
-    if len(b) != len(t):
+    w = [1.0] * len(b) if weights is None else [float(x) for x in weights]
+    if not len(b) == len(t) == len(w):
         raise ValueError(f"seconds: rule 'one value per level' broken, got {len(t)} for {len(b)} levels")
     if len(set(b)) < 2:
         raise ValueError(f"levels: rule 'at least two distinct levels' broken, got {b}")
     if not all(math.isfinite(x) for x in b + t):
         raise ValueError(f"seconds: rule 'finite levels and seconds' broken, got {b} and {t}")
-    mb, mt = statistics.fmean(b), statistics.fmean(t)
-    sbb = sum((x - mb) ** 2 for x in b)
-    t1 = sum((x - mb) * (y - mt) for x, y in zip(b, t)) / sbb
+    if not all(math.isfinite(x) and x > 0 for x in w):
+        raise ValueError(f"weights: rule 'finite and > 0' broken, got {w}")
+    sw = math.fsum(w)
+    mb = math.fsum(wi * x for wi, x in zip(w, b)) / sw
+    mt = math.fsum(wi * y for wi, y in zip(w, t)) / sw
+    sbb = math.fsum(wi * (x - mb) ** 2 for wi, x in zip(w, b))
+    t1 = math.fsum(wi * (x - mb) * (y - mt) for wi, x, y in zip(w, b, t)) / sbb
     t0 = mt - t1 * mb
     residuals = tuple(y - (t0 + t1 * x) for x, y in zip(b, t))
-    ss_tot = sum((y - mt) ** 2 for y in t)
-    r2 = 1.0 - sum(r * r for r in residuals) / ss_tot if ss_tot > 0 else math.nan
+    ss_tot = math.fsum(wi * (y - mt) ** 2 for wi, y in zip(w, t))
+    ss_res = math.fsum(wi * r * r for wi, r in zip(w, residuals))
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else math.nan
     return AffineFit(t0=t0, t1=t1, r2=r2, residuals=residuals)
+
+
+def fit_relative(levels: Sequence[float], seconds: Sequence[float]) -> AffineFit:
+    """The fit ``calibrate`` uses: least squares on *relative* residuals (weights ``1 / t**2``).
+
+    The cost model charges a trial its share ``(b + c0) / (R + c0)`` of a top-fidelity
+    trial, so what matters is the relative error at every level; an ordinary fit of the
+    seconds is dominated by the top level (the largest seconds), whose share is 1 anyway.
+    """
+    if not all(math.isfinite(x) and x > 0 for x in seconds):
+        raise ValueError(f"seconds: rule 'finite and > 0 at every level' broken, got {list(seconds)}")
+    return fit_affine(levels, seconds, [1.0 / (x * x) for x in seconds])
 
 
 @dataclass(frozen=True)
@@ -189,15 +222,15 @@ def calibrate(
         raise ValueError(f"configs: rule 'integer >= 1' broken, got {configs!r}")
     grid = _levels(fidelity, levels)
     rows, reported = time_levels(task, grid, configs, seed=seed, clock=clock)
-    means = [statistics.fmean(col) for col in zip(*rows)]  # same t0, t1 as pooling every evaluation
+    means = [statistics.fmean(col) for col in zip(*rows)]
     return Calibration(
         task=task.name,
         unit=fidelity.name,
         levels=tuple(grid),
         seconds=tuple(tuple(r) for r in rows),
         clock="reported" if reported else clock,
-        fit=fit_affine(grid, means),
-        per_config=tuple(fit_affine(grid, r) for r in rows),
+        fit=fit_relative(grid, means),
+        per_config=tuple(fit_relative(grid, r) for r in rows),
     )
 
 
@@ -217,9 +250,11 @@ def format_calibration(cal: Calibration, declared: float | None = None) -> str:
         lines.append("  warning: the seconds do not grow with the level; c0 is undefined (declare 0)")
     elif f.t0 < 0:
         lines.append("  warning: negative intercept: the overhead is below what the fit resolves (declare 0)")
-    lines.append(f"  {cal.unit:>10}  {'median s':>10}  {'mean s':>10}  {'fitted s':>10}  {'residual s':>10}")
+    lines.append(f"  {cal.unit:>10}  {'median s':>10}  {'mean s':>10}  {'fitted s':>10}  {'fitted/mean':>11}")
     for b, med, mean, r in zip(cal.levels, cal.medians, cal.means, f.residuals):
-        lines.append(f"  {b:>10g}  {med:>10.4g}  {mean:>10.4g}  {mean - r:>10.4g}  {r:>+10.3g}")
+        lines.append(
+            f"  {b:>10g}  {med:>10.4g}  {mean:>10.4g}  {mean - r:>10.4g}  {(mean - r) / mean:>11.3f}"
+        )
     return "\n".join(lines)
 
 

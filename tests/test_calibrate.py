@@ -15,7 +15,7 @@ import pytest
 
 import hpbench as hb
 from hpbench import registry
-from hpbench.calibrate import calibrate, fit_affine
+from hpbench.calibrate import calibrate, fit_affine, fit_relative
 from hpbench.cli import main
 from hpbench.space import Fidelity, Float, SearchSpace
 from hpbench.tasks.base import Task
@@ -69,6 +69,23 @@ def test_fit_matches_numpy_polyfit_and_r2_is_the_squared_correlation() -> None:
     assert fit.c0 == pytest.approx(intercept / slope, rel=1e-12)
     assert fit.r2 == pytest.approx(np.corrcoef(b, t)[0, 1] ** 2, rel=1e-12)
     np.testing.assert_allclose(fit.residuals, t - np.polyval([slope, intercept], b), atol=1e-12)
+
+
+def test_weighted_and_relative_fits_match_numpy_polyfit_with_weights() -> None:
+    rng = np.random.default_rng(4)
+    b = np.array([1.0, 3.0, 9.0, 27.0, 81.0])
+    t = (0.05 + 0.02 * b) * rng.lognormal(0.0, 0.1, b.size)
+    w = rng.uniform(0.5, 2.0, b.size)
+    slope, intercept = np.polyfit(b, t, 1, w=np.sqrt(w))  # polyfit weights multiply residuals
+    fit = fit_affine(b.tolist(), t.tolist(), w.tolist())
+    assert (fit.t1, fit.t0) == (pytest.approx(slope, rel=1e-10), pytest.approx(intercept, rel=1e-10))
+    slope, intercept = np.polyfit(b, t, 1, w=1.0 / t)  # relative residuals
+    rel = fit_relative(b.tolist(), t.tolist())
+    assert (rel.t1, rel.t0) == (pytest.approx(slope, rel=1e-10), pytest.approx(intercept, rel=1e-10))
+    with pytest.raises(ValueError, match="weights: rule 'finite and > 0' broken"):
+        fit_affine([1, 3], [1.0, 2.0], [1.0, 0.0])
+    with pytest.raises(ValueError, match="seconds: rule 'finite and > 0 at every level' broken"):
+        fit_relative([1, 3], [0.0, 2.0])
 
 
 def test_fit_recovers_an_exact_affine_timing() -> None:
