@@ -8,10 +8,11 @@ loss and the test loss of that same configuration, and for mlp-digits the dead-R
 of the best and the worst configuration.
 
 ``--overhead`` measures instead the fixed per-trial cost c0 of the cost model (continuing
-from a to b costs (b - a + c0) / (R + c0)): ``--configs`` random configurations are each
-trained from scratch at fidelities low, 3 low, 9 low, ... up to the top, the CPU seconds are
-fitted as ``t = t0 + t1 * b`` per configuration (least squares), and ``c0 = t0 / t1`` in
-fidelity units is printed per configuration with the fit's R^2, then the median.
+from a to b costs (b - a + c0) / (R + c0)) with ``hpbench.calibrate`` (what ``hpbench
+calibrate TASK`` runs): ``--configs`` random configurations are each trained from scratch
+at fidelities low, 3 low, 9 low, ... up to the top, the per-level mean CPU seconds are
+fitted as ``t = t0 + t1 * b`` (least squares), and ``c0 = t0 / t1`` in fidelity units is
+printed with the fit's R^2, beside the c0 of each configuration fitted alone.
 
 Usage:
     python benchmarks/tasks.py                       # all real tasks, 50 evaluations each
@@ -27,6 +28,7 @@ import statistics
 import time
 from typing import Any
 
+from hpbench.calibrate import Calibration, calibrate
 from hpbench.registry import get_task
 from hpbench.searchers.random import RandomSearch
 
@@ -112,57 +114,24 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def fidelity_levels(low: float, high: float, eta: int = 3) -> list[float]:
-    """``low, eta low, eta^2 low, ...`` below ``high``, then ``high``."""
-    levels = [low]
-    while levels[-1] * eta < high:
-        levels.append(levels[-1] * eta)
-    return levels + [high] if levels[-1] < high else levels
+def measure_overhead(name: str, n_configs: int, seed: int = 0) -> Calibration:
+    """c0 of task ``name`` as ``hpbench calibrate`` measures it (CPU seconds, default levels)."""
+    return calibrate(get_task(name), configs=n_configs, seed=seed)
 
 
-def measure_overhead(name: str, n_configs: int, seed: int = 0) -> list[dict[str, Any]]:
-    """Fit CPU seconds ``t0 + t1 * b`` per random configuration; c0 = t0 / t1 (fidelity units)."""
-    import numpy as np
-
-    task = get_task(name)
-    assert task.fidelity is not None, f"{name} has no fidelity"
-    levels = fidelity_levels(task.fidelity.low, task.fidelity.high)
-    rng = np.random.default_rng(seed)
-    task.evaluate(
-        task.space.sample(np.random.default_rng(99)), budget=task.fidelity.low, seed=seed
-    )  # warm-up
-    rows = []
-    for i in range(n_configs):
-        config = task.space.sample(rng)
-        times = []
-        for b in levels:
-            cpu = time.process_time()
-            task.evaluate(config, budget=b, seed=seed)
-            times.append(time.process_time() - cpu)
-        t1, t0 = np.polyfit(levels, times, 1)
-        fitted = t0 + t1 * np.asarray(levels)
-        ss = float(np.sum((np.asarray(times) - np.mean(times)) ** 2))
-        r2 = 1.0 - float(np.sum((np.asarray(times) - fitted) ** 2)) / ss if ss > 0 else float("nan")
-        rows.append(
-            {"task": name, "config": i, "levels": levels, "times": times, "t0": t0, "t1": t1, "r2": r2}
-        )
-    return rows
-
-
-def format_overhead(rows: list[dict[str, Any]]) -> str:
+def format_overhead(cals: list[Calibration]) -> str:
     lines = [
-        "| task | config | CPU s at each level | t0 (s) | t1 (s/unit) | R^2 | c0 = t0/t1 |",
+        "| task | mean CPU s at each level (the fit's data) | t0 (s) | t1 (s/unit) | R^2 "
+        "| c0 = t0/t1 | c0 per config |",
         "|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        times = " / ".join(f"{b:g}: {t:.2f}" for b, t in zip(r["levels"], r["times"]))
+    for c in cals:
+        times = " / ".join(f"{b:g}: {t:.3f}" for b, t in zip(c.levels, c.means))
+        per = ", ".join(f"{p.c0:.3g}" for p in c.per_config)
+        f = c.fit
         lines.append(
-            f"| {r['task']} | {r['config']} | {times} | {r['t0']:.3f} | {r['t1']:.4f} | {r['r2']:.4f} "
-            f"| {r['t0'] / r['t1']:.3f} |"
+            f"| {c.task} | {times} | {f.t0:.3f} | {f.t1:.4f} | {f.r2:.4f} | {f.c0:.3g} {c.unit} | {per} |"
         )
-    for name in dict.fromkeys(r["task"] for r in rows):
-        c0 = [r["t0"] / r["t1"] for r in rows if r["task"] == name]
-        lines.append(f"{name}: median c0 {statistics.median(c0):.3f} fidelity units over {len(c0)} configs")
     return "\n".join(lines)
 
 
@@ -177,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.overhead:
         names = args.task or [n for n in REAL_TASKS if get_task(n).fidelity is not None]
-        print(format_overhead([row for n in names for row in measure_overhead(n, args.configs, args.seed)]))
+        print(format_overhead([measure_overhead(n, args.configs, args.seed) for n in names]))
         return
     rows = []
     for name in args.task or REAL_TASKS:

@@ -50,8 +50,10 @@ class EvaluationCache:
 
         A hit is charged what its original evaluation was charged when both started the
         same way (from scratch, or as continuations), else ``nominal_cost``, the cost this
-        trial would have here. A hit gives no checkpoint: a later continuation from it
-        trains from scratch and is charged in full.
+        trial would have here; and the seconds of the original, so a time budget runs out
+        as fast with the cache as without (its ``started`` is its finish minus those
+        seconds). A hit gives no checkpoint: a later continuation from it trains from
+        scratch and is charged in full.
         """
         row_id = self._index.get(key)
         if row_id is None:
@@ -62,6 +64,19 @@ class EvaluationCache:
         now = time.time()
         same_start = (s.continue_from is None) == (hit.continue_from is None)
         cost = hit.cost if same_start else nominal_cost
+        # Charged the compute time of the evaluation it reuses: it ends now and started
+        # that many seconds before, so the ledger and the analysis both read those seconds.
+        seconds = max(0.0, hit.finished - hit.started)
         return TrialOutcome(
-            "ok", hit.objective, cost, hit.metrics, None, None, now, now, "cache", objectives=hit.objectives
+            "ok",
+            hit.objective,
+            cost,
+            hit.metrics,
+            None,
+            None,
+            now - seconds,
+            now,
+            "cache",
+            seconds=seconds,
+            objectives=hit.objectives,
         )

@@ -1,4 +1,4 @@
-"""The ``hpbench`` command: run, list, status, export, report.
+"""The ``hpbench`` command: run, list, status, export, report, record, calibrate.
 
 User mistakes print one line to stderr and exit with code 2, before anything is
 written to the store.
@@ -147,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_reading_commands(sub)
     _add_record_parser(sub)
+    _add_calibrate_parser(sub)
     return p
 
 
@@ -186,6 +187,33 @@ def _cmd_record(a: argparse.Namespace) -> int:
     from hpbench.surrogate.cli import record_command
 
     return record_command(a)
+
+
+# ------------------------------------------------------------------ calibrate (issue 12)
+def _add_calibrate_parser(sub: Any) -> None:
+    cal = sub.add_parser(
+        "calibrate",
+        help="measure a task's fixed per-trial overhead c0 (fidelity units) for the cost model",
+    )
+    cal.add_argument("task", help="task name (must have a fidelity)")
+    cal.add_argument("--configs", type=_positive_int, default=3, help="random configurations (default 3)")
+    cal.add_argument(
+        "--levels", help="comma-separated fidelity levels (default: low, 3 low, 9 low, ..., high)"
+    )
+    cal.add_argument("--seed", type=_positive_int, default=0, help="seed of configurations and evaluations")
+    cal.add_argument(
+        "--clock",
+        choices=["cpu", "wall"],
+        default="cpu",
+        help="seconds measured: process CPU time (default) or elapsed time; "
+        "a task that reports its own seconds is timed by those",
+    )
+
+
+def _cmd_calibrate(a: argparse.Namespace) -> int:
+    from hpbench.calibrate import calibrate_command
+
+    return calibrate_command(a)
 
 
 def _cmd_run(a: argparse.Namespace) -> int:
@@ -430,6 +458,7 @@ _COMMANDS = {
     "export": _cmd_export,
     "report": _cmd_report,
     "record": _cmd_record,
+    "calibrate": _cmd_calibrate,
 }
 
 

@@ -162,6 +162,7 @@ def run_experiment(
     name, existing, messages = _plan(path, spec, fresh)
     _say_synchronous(spec, options, say)
     _say_single_objective(spec, tasks, say)
+    _say_max_evals_multi_fidelity(spec, say)
     executor = make_executor(workers=options.workers, dask=options.dask)
     db: Store | None = None
     try:
@@ -359,6 +360,18 @@ def _say_single_objective(spec: BenchmarkSpec, tasks: Mapping[str, Task], say: C
                 f"optimise(s) only the first ({names[0]!r}); all are stored, and the report compares "
                 f"every searcher's Pareto front (--objective NAME picks another objective)"
             )
+
+
+def _say_max_evals_multi_fidelity(spec: BenchmarkSpec, say: Callable[[str], None]) -> None:
+    """Under max_evals a low-fidelity trial counts as a whole evaluation: say so before running."""
+    if spec.budget.max_evals is None:
+        return
+    mf = [s.label for s in spec.searchers if get_searcher_class(s.name).needs_fidelity]
+    if mf:
+        say(
+            f"warning: {', '.join(repr(x) for x in mf)} multi-fidelity under max_evals: each low-fidelity "
+            "trial counts as one full evaluation, so the budget is not equal; compare under --max-cost"
+        )
 
 
 def _say_synchronous(spec: BenchmarkSpec, options: RunOptions, say: Callable[[str], None]) -> None:

@@ -26,16 +26,24 @@ from hpbench.tasks.base import Task
 __all__ = ["evaluate_trial", "worker_name"]
 
 _task_cache: dict[str, Task] = {}
+_prepared: set[tuple[type, str]] = set()  # (class, name) of the tasks prepared in this process
 
 
 def _resolve_task(ref: str | Task) -> Task:
-    if not isinstance(ref, str):
-        return ref
-    if ref not in _task_cache:
-        from hpbench.registry import get_task
+    """The task of a job, built (registry names) and prepared once per process."""
+    if isinstance(ref, str):
+        if ref not in _task_cache:
+            from hpbench.registry import get_task
 
-        _task_cache[ref] = get_task(ref)
-    return _task_cache[ref]
+            _task_cache[ref] = get_task(ref)
+        task = _task_cache[ref]
+    else:
+        task = ref
+    key = (type(task), task.name)
+    if key not in _prepared:
+        task.prepare()
+        _prepared.add(key)
+    return task
 
 
 class _Timeout(BaseException):
@@ -120,12 +128,24 @@ def _not_finite(objective: float, objectives: Mapping[str, float] | None) -> str
     return None
 
 
+def _crashed(exc: Exception, started: float, worker: str) -> TrialOutcome:
+    tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    return TrialOutcome("failed", None, None, {}, None, tb[:2000], started, time.time(), worker)
+
+
 def evaluate_trial(job: TrialJob) -> TrialOutcome:
-    """Run one evaluation, turning every failure into an outcome (never raises)."""
-    started = time.time()
+    """Run one evaluation, turning every failure into an outcome (never raises).
+
+    The trial's clock (``started``) starts when ``evaluate`` does: building and preparing
+    the task (imports, data loading) is the worker's start-up, not the trial's time.
+    """
     worker = worker_name()
     try:
         task = _resolve_task(job.task)
+    except Exception as exc:  # noqa: BLE001 - a task that cannot be built fails its trial
+        return _crashed(exc, time.time(), worker)
+    started = time.time()
+    try:
         # No timer, signal handler or lock when there is no timeout (the usual, hot case).
         with contextlib.nullcontext() if job.timeout is None else _Deadline(job.timeout):
             ev = task.evaluate(job.config, budget=job.budget, seed=job.seed, checkpoint=job.checkpoint)
@@ -151,5 +171,4 @@ def evaluate_trial(job: TrialJob) -> TrialOutcome:
         msg = f"trial exceeded the timeout of {job.timeout} s"
         return TrialOutcome("timeout", None, None, {}, None, msg, started, time.time(), worker)
     except Exception as exc:  # noqa: BLE001 - a failing trial must not stop the run
-        tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        return TrialOutcome("failed", None, None, {}, None, tb[:2000], started, time.time(), worker)
+        return _crashed(exc, started, worker)

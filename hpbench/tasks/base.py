@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hpbench.checks import is_integer
+from hpbench.checks import is_integer, is_real
 from hpbench.objectives import Objective
 from hpbench.space import Fidelity, SearchSpace
 from hpbench.trial import Evaluation
@@ -70,6 +70,14 @@ class Task(ABC):
         checkpoint: bytes | None = None,
     ) -> Evaluation:
         """Train/evaluate ``config`` up to ``budget``; continue from ``checkpoint`` if given."""
+
+    def prepare(self) -> None:
+        """Import libraries and load data, so the first ``evaluate`` does not pay for it.
+
+        Called once per process before the first trial's clock starts (a time budget
+        bills only ``evaluate``); must be idempotent. The default does nothing.
+        """
+        return None
 
     def check_budget(self, budget: float | None) -> float | None:
         """Validate ``budget`` against the fidelity (``None`` means the top fidelity)."""
@@ -137,6 +145,7 @@ class FunctionTask(Task):
         optimum: float | None = None,
         version: str = "1",
         description: str = "",
+        overhead: float = 0.0,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"FunctionTask: 'fn' must be callable, got {fn!r}")
@@ -150,6 +159,7 @@ class FunctionTask(Task):
         self.optimum = optimum
         self.version = version
         self.description = description or (fn.__doc__ or "").strip().split("\n")[0]
+        self.overhead = _check_overhead(overhead, fidelity)
 
     def evaluate(
         self,
@@ -191,8 +201,28 @@ class FunctionTask(Task):
             return (_load_attr, (self.fn.__module__, self.fn.__qualname__))
         return (
             _rebuild_function_task,
-            (self.fn, self.space, self.name, self.fidelity, self.optimum, self.version, self.description),
+            (
+                self.fn,
+                self.space,
+                self.name,
+                self.fidelity,
+                self.optimum,
+                self.version,
+                self.description,
+                self.overhead,
+            ),
         )
+
+
+def _check_overhead(overhead: Any, fidelity: Fidelity | None) -> float:
+    """``overhead`` (c0, fidelity units): a finite number >= 0, and 0 without a fidelity."""
+    if not is_real(overhead):
+        raise TypeError(f"overhead: must be a number, got {overhead!r}")
+    if not (math.isfinite(overhead) and overhead >= 0):
+        raise ValueError(f"overhead: rule 'overhead >= 0 and finite' broken, got {overhead!r}")
+    if fidelity is None and overhead != 0:
+        raise ValueError(f"overhead: rule 'overhead = 0 without a fidelity' broken, got {overhead!r}")
+    return float(overhead)
 
 
 def _takes_keyword(fn: Callable[..., Any], name: str) -> bool:
@@ -215,7 +245,14 @@ def _load_attr(module: str, qualname: str) -> Any:
 
 
 def _rebuild_function_task(
-    fn: Any, space: Any, name: Any, fidelity: Any, optimum: Any, version: Any, description: Any
+    fn: Any,
+    space: Any,
+    name: Any,
+    fidelity: Any,
+    optimum: Any,
+    version: Any,
+    description: Any,
+    overhead: Any = 0.0,
 ) -> FunctionTask:
     return FunctionTask(
         fn,
@@ -225,6 +262,7 @@ def _rebuild_function_task(
         optimum=optimum,
         version=version,
         description=description,
+        overhead=overhead,
     )
 
 
@@ -235,6 +273,7 @@ def task(
     fidelity: Fidelity | None = None,
     optimum: float | None = None,
     version: str = "1",
+    overhead: float = 0.0,
 ) -> Callable[[Callable[..., Any]], FunctionTask]:
     """Decorator: turn a training function into a task (see ``FunctionTask``).
 
@@ -250,6 +289,9 @@ def task(
         fidelity: ``hb.Fidelity(name, low, high)`` when the function takes a budget.
         optimum: the known optimal objective, if any (the report measures regret against it).
         version: bump it when the function changes, so cached evaluations are not reused.
+        overhead: the fixed cost of one call in fidelity units (c0 of the cost model:
+            continuing from a to b costs (b - a + c0) / (high + c0)); measure it with
+            ``hpbench calibrate``. Default 0.
 
     Returns:
         A decorator returning a ``FunctionTask``.
@@ -278,6 +320,8 @@ def task(
     """
 
     def wrap(fn: Callable[..., Any]) -> FunctionTask:
-        return FunctionTask(fn, space=space, name=name, fidelity=fidelity, optimum=optimum, version=version)
+        return FunctionTask(
+            fn, space=space, name=name, fidelity=fidelity, optimum=optimum, version=version, overhead=overhead
+        )
 
     return wrap
