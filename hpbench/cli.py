@@ -58,7 +58,7 @@ def _add_reading_commands(sub: Any) -> None:
 
     ex = sub.add_parser("export", help="export trials to CSV or Parquet")
     ex.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format (default: csv)")
-    ex.add_argument("-o", "--output", required=True, help="file to write (its directory must exist)")
+    ex.add_argument("-o", "--output", required=True, help="file to write (missing folders are created)")
     ex.add_argument("--store", default=DEFAULT_STORE, help=store_help)
     ex.add_argument("--experiment", help=exp_help)
 
@@ -244,6 +244,10 @@ def _cmd_run(a: argparse.Namespace) -> int:
         if v is not None
     }
     options = RunOptions(**{**options.__dict__, **overrides})
+    if a.report:
+        from hpbench.results.output import check_output
+
+        check_output("--report", a.report)  # now, not after the whole run
     command = "hpbench " + shlex.join(getattr(a, "argv", []))
     result = run_experiment(
         spec,
@@ -365,20 +369,36 @@ def _cmd_status(a: argparse.Namespace) -> int:
 
 
 def _cmd_export(a: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    from hpbench.results.output import atomic_write, check_output
     from hpbench.results.store import load_results
 
+    out = check_output("--output", a.output)
     df = load_results(a.store, a.experiment)
-    out = Path(a.output)
-    if not out.parent.exists():
-        raise ValueError(f"--output: directory {str(out.parent)!r} does not exist")
-    if a.format == "csv":
-        df.to_csv(out, index=False)
-    else:
-        df.to_parquet(out, index=False)
+    with atomic_write(out) as tmp:  # a failed write leaves the previous file whole
+        if a.format == "csv":
+            df.to_csv(tmp, index=False)
+        else:
+            _to_parquet(df, tmp)
     print(f"{len(df)} trials written to {out}")
     return 0
+
+
+def _kind(v: Any) -> str:
+    """What Parquet sees of a value: numbers are one kind, whatever their Python type."""
+    return "number" if isinstance(v, (int, float)) and not isinstance(v, bool) else type(v).__name__
+
+
+def _to_parquet(df: Any, path: Any) -> None:
+    """Parquet wants one type per column: a metric whose type varies between trials is written as text."""
+    mixed = [c for c in df.columns if df[c].dtype == object and len(set(map(_kind, df[c].dropna()))) > 1]
+    if mixed:
+        df = df.copy()
+        for c in mixed:
+            df[c] = [v if v is None or isinstance(v, str) or v != v else json.dumps(v) for v in df[c]]
+        print(
+            f"hpbench: note: column(s) {', '.join(mixed)} mix types; written as text (JSON)", file=sys.stderr
+        )
+    df.to_parquet(path, index=False)
 
 
 def _cmd_report(a: argparse.Namespace) -> int:
@@ -389,6 +409,10 @@ def _cmd_report(a: argparse.Namespace) -> int:
         from hpbench.results.figures import check_export
 
         check_export(a.format)  # no browser: one line now, before the analysis runs
+    else:
+        from hpbench.results.output import check_output
+
+        check_output("--output", a.output)  # a path that cannot be written: one line, now
 
     with Store(a.store, readonly=True) as store:
         have = store.experiment_names()
@@ -448,6 +472,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `hpbench list tasks | head`
         sys.stderr.close()
         return 0
+    except OSError as exc:  # disk full, read-only file system... while writing a report or an export
+        where = f" {exc.filename!r}" if exc.filename else ""
+        print(
+            f"hpbench: error: cannot write{where}: {exc.strerror or exc}; nothing was changed",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         print(
             "hpbench: interrupted; finished trials are stored, run the same command again to resume",

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from hpbench.budget import Budget
-from hpbench.checks import is_integer, is_real
+from hpbench.checks import check_trial_timeout, is_integer
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,6 +39,7 @@ else:  # pragma: no cover
 
 __all__ = ["SearcherSpec", "BenchmarkSpec", "RunOptions", "load_spec", "parse_searcher", "spec_differences"]
 
+MAX_SEEDS = 100_000  # a count beyond this is a typo, and would fill memory with runs
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
@@ -137,8 +138,8 @@ class BenchmarkSpec:
         if not self.seeds:
             raise ValueError("seeds: rule 'at least one seed' broken, got none")
         for s in self.seeds:
-            if not is_integer(s) or s < 0:
-                raise ValueError(f"seeds: rule 'non-negative integers' broken, got {s!r}")
+            if not is_integer(s) or not 0 <= s < 2**63:
+                raise ValueError(f"seeds: rule 'integers in [0, 2**63)' broken, got {s!r}")
         for label, what in (
             ([t for t in self.tasks], "tasks"),
             ([s.label for s in self.searchers], "searchers"),
@@ -173,9 +174,7 @@ class RunOptions:
         w = self.workers
         if not is_integer(w) or w < 0:
             raise ValueError(f"workers: rule 'integer >= 0 (0 = in-process)' broken, got {w!r}")
-        t = self.trial_timeout
-        if t is not None and (not is_real(t) or not t > 0):
-            raise ValueError(f"trial_timeout: rule 'seconds > 0' broken, got {t!r}")
+        check_trial_timeout(self.trial_timeout)
         k = self.trials_per_run
         if k is not None and (not is_integer(k) or k < 1):
             raise ValueError(f"trials_per_run: rule 'integer >= 1' broken, got {k!r}")
@@ -188,8 +187,8 @@ def seeds_from(value: Any) -> tuple[int, ...]:
     if isinstance(value, bool):
         raise TypeError(f"seeds: must be a count or a list of integers, got {value!r}")
     if isinstance(value, int):
-        if value < 1:
-            raise ValueError(f"seeds: rule 'count >= 1' broken, got {value!r}")
+        if not 1 <= value <= MAX_SEEDS:
+            raise ValueError(f"seeds: rule 'count in [1, {MAX_SEEDS}]' broken, got {value!r}")
         return tuple(range(value))
     if isinstance(value, Sequence) and not isinstance(value, str):
         return tuple(value)
@@ -258,9 +257,9 @@ def spec_differences(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[
     out = []
     for key in ("tasks", "searchers", "seeds", "budget"):
         a, b = stored.get(key), new.get(key)
-        if key == "searchers":
-            a = {s["label"]: s["params"] for s in a or []}
-            b = {s["label"]: s["params"] for s in b or []}
+        if key == "searchers":  # a searcher is its name and parameters, whatever its label
+            a = {s["label"]: {"name": s.get("name"), "params": s["params"]} for s in a or []}
+            b = {s["label"]: {"name": s.get("name"), "params": s["params"]} for s in b or []}
         if _norm(a) != _norm(b):
             out.append(f"{key}: stored {a!r}, now {b!r}")
     return out

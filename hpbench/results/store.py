@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # pandas costs 0.3 s to import: `hpbench --help` and `list` n
 __all__ = [
     "Store",
     "StoreError",
+    "check_store_path",
     "SCHEMA_VERSION",
     "load_results",
     "load_runs",
@@ -52,6 +53,7 @@ SCHEMA_VERSION = 3
 _RUN_STRIDE = 2**32  # trial row id = run_id * _RUN_STRIDE + trial
 DEFAULT_STORE = "results/hpbench.db"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+_SIDE_FILES = ("-wal", "-shm")  # WAL mode's files next to the store
 _T = TypeVar("_T")
 
 _SCHEMA = """
@@ -136,6 +138,24 @@ class RunRow:
     n_trials: int
 
 
+@dataclass(frozen=True)
+class StoredRun:
+    """What resuming needs of a stored run."""
+
+    id: int
+    status: str
+    error: str | None
+    versions: dict[str, Any]
+
+
+def _loads(text: Any, where: str) -> Any:
+    """``json.loads`` naming the table, row and column of a damaged value."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"{where}: not valid JSON ({exc}); the store was edited or damaged") from None
+
+
 def _json(obj: Any) -> str:
     return _ENCODER.encode(obj)
 
@@ -172,6 +192,52 @@ def _clean_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+class _Unencodable(Exception):
+    """A metric value with no JSON form (bytes, an arbitrary object)."""
+
+
+def _json_safe(v: Any) -> Any:
+    """``v`` as JSON can hold it: arrays and tuples as lists, numpy scalars as numbers,
+    NaN/inf as None, dates as ISO text; raises ``_Unencodable`` for anything else."""
+    if v is None or isinstance(v, (str, bool, int)):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if hasattr(v, "tolist") and not isinstance(v, (bytes, bytearray)):  # numpy arrays and scalars
+        return _json_safe(v.tolist())
+    if isinstance(v, Mapping):
+        return {str(k): _json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return [_json_safe(x) for x in v]
+    if hasattr(v, "isoformat"):  # datetime, date, time
+        return v.isoformat()
+    raise _Unencodable(type(v).__name__)
+
+
+def encode_metrics(metrics: Mapping[str, Any]) -> tuple[str, str | None]:
+    """A trial's metrics as JSON, and a note naming the metrics dropped (``None`` if none).
+
+    Values are converted where that keeps them (see ``_json_safe``); one that cannot be
+    is dropped, so one odd metric never stops the trial, or the experiment, from being stored.
+    """
+    if not metrics:
+        return "{}", None
+    cleaned = _clean_metrics(metrics)
+    try:
+        return _json(cleaned), None  # the usual case: plain numbers and text
+    except (TypeError, ValueError):
+        pass
+    kept: dict[str, Any] = {}
+    dropped = []
+    for k, v in cleaned.items():
+        try:
+            kept[k] = _json_safe(v)
+        except _Unencodable as exc:
+            dropped.append(f"{k!r} ({exc})")
+    note = None if not dropped else f"metrics dropped (no JSON form): {', '.join(dropped)}"
+    return _json(kept), note
+
+
 def _is_lock_error(exc: sqlite3.OperationalError) -> bool:
     """Another connection holds the lock: worth waiting for."""
     return "locked" in str(exc) or "busy" in str(exc)
@@ -191,6 +257,30 @@ def _retry_locked(fn: Callable[[], _T], *, attempts: int = 12) -> _T:
     raise AssertionError("unreachable")
 
 
+def check_store_path(path: str, *, readonly: bool) -> None:
+    """Refuse, in one line, a store path that cannot be a store file (nothing is created).
+
+    A directory, a dangling symlink or a symlink loop, a path below a regular file, a
+    missing file (to read) or a directory that is not writable (to create one).
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise StoreError(f"store: rule 'path is a file' broken, got directory {path!r}")
+    if p.is_symlink() and not p.exists():
+        raise StoreError(f"store: {path!r} is a dangling symlink or a symlink loop")
+    if p.exists():
+        return
+    if readonly:
+        raise StoreError(f"store: no such file {path!r}")
+    probe = p.parent if str(p.parent) else Path(".")
+    while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise StoreError(f"store: {str(probe)!r} is not a directory, so {path!r} cannot be created")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise StoreError(f"store: directory {str(probe)!r} is not writable for {path!r}")
+
+
 class Store:
     """An hpbench results store in one SQLite file.
 
@@ -203,42 +293,60 @@ class Store:
         self.path = str(path)
         self.readonly = readonly
         self._check_file()
-        if self.path == ":memory:":
-            self.conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-        elif readonly:
-            uri = Path(self.path).resolve().as_uri() + "?mode=ro"
-            self.conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
-        else:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self._insert_cursor = self.conn.cursor()
+        sides = [Path(self.path + x) for x in _SIDE_FILES]
+        had = [x.exists() for x in sides]
         try:
-            self._init_schema()
+            self._connect()
         except sqlite3.DatabaseError as exc:
-            self.conn.close()
+            self._refused(sides, had)
             raise StoreError(f"store {self.path!r}: not a usable SQLite database ({exc})") from None
         except BaseException:
             # A refused store (foreign, too new) must not stay open: the connection would
             # keep -wal/-shm files next to a file we promised not to touch.
-            self.conn.close()
+            self._refused(sides, had)
             raise
+
+    def _connect(self) -> None:
+        if self.path == ":memory:":
+            self.conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        elif self.readonly:
+            uri = Path(self.path).resolve().as_uri()
+            self.conn = sqlite3.connect(uri + "?mode=ro", uri=True, isolation_level=None, timeout=30)
+            try:
+                self.conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            except sqlite3.OperationalError:
+                if os.access(Path(self.path).resolve().parent, os.W_OK):
+                    raise
+                # Read-only media: WAL mode cannot create its -shm file there, and nothing
+                # can write the file, so it is read as immutable.
+                self.conn.close()
+                self.conn = sqlite3.connect(uri + "?immutable=1", uri=True, isolation_level=None)
+        else:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self._insert_cursor = self.conn.cursor()
+        self._init_schema()
+
+    def _refused(self, sides: list[Path], had: list[bool]) -> None:
+        """Close a refused store and remove the empty side files opening it created."""
+        conn = getattr(self, "conn", None)
+        if conn is not None:
+            conn.close()
+        wal = sides[0]
+        if not had[0] and wal.exists() and wal.stat().st_size > 0:
+            return  # something was written there meanwhile: not ours to remove
+        for side, existed in zip(sides, had):
+            if not existed:
+                with contextlib.suppress(OSError):
+                    side.unlink()
 
     # ------------------------------------------------------------------ opening
     def _check_file(self) -> None:
         if self.path == ":memory:":
             return
         p = Path(self.path)
-        if p.is_dir():
-            raise StoreError(f"store: rule 'path is a file' broken, got directory {self.path!r}")
+        check_store_path(self.path, readonly=self.readonly)
         if not p.exists():
-            if self.readonly:
-                raise StoreError(f"store: no such file {self.path!r}")
-            parent = p.parent if str(p.parent) else Path(".")
-            probe = parent
-            while not probe.exists():
-                probe = probe.parent
-            if not os.access(probe, os.W_OK):
-                raise StoreError(f"store: directory {str(probe)!r} is not writable for {self.path!r}")
             return
         if not self.readonly and not (os.access(p, os.W_OK) and os.access(p.parent, os.W_OK)):
             raise StoreError(
@@ -271,6 +379,12 @@ class Store:
             if not check or check[0] != "ok":
                 detail = check[0] if check else "no answer"
                 raise StoreError(f"store {self.path!r}: the file is corrupt ({detail}); not touched")
+            missing = sorted({"experiments", "runs", "trials"} - tables)
+            if missing:
+                raise StoreError(
+                    f"store {self.path!r}: an hpbench store without its table(s) {', '.join(missing)} "
+                    "(damaged or edited); not touched"
+                )
             self.schema_version = version
             if not self.readonly:
                 self._pragmas()
@@ -355,7 +469,14 @@ class Store:
             self.conn.execute("ROLLBACK")
             raise
         else:
-            _retry_locked(lambda: cur.execute("COMMIT"))
+            try:
+                _retry_locked(lambda: cur.execute("COMMIT"))
+            except BaseException:
+                # A failed COMMIT (disk full) can leave the transaction open: end it, so
+                # the connection holds no write lock and the file no half transaction.
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         self.conn.close()
@@ -408,18 +529,20 @@ class Store:
         versions: Mapping[str, Any],
         machine: Mapping[str, Any],
     ) -> tuple[int, str]:
-        """Return (run id, status); a new run starts as ``pending``."""
-        row = self.conn.execute(
-            "SELECT id, status FROM runs WHERE experiment_id=? AND task=? AND searcher=? AND seed=?",
-            (experiment_id, task, searcher, seed),
-        ).fetchone()
-        if row is not None:
-            return int(row[0]), str(row[1])
+        """Return (run id, status); a new run starts as ``pending``.
+
+        ``INSERT ... ON CONFLICT DO NOTHING``: a run another process created meanwhile is
+        returned as it is, never a constraint error.
+        """
+        found = self.find_run(experiment_id, task=task, searcher=searcher, seed=seed)
+        if found is not None:
+            return found.id, found.status
         with self.transaction() as c:
             c.execute(
                 "INSERT INTO runs (experiment_id, task, task_version, task_info, searcher, searcher_name, "
                 "searcher_params, seed, budget, status, versions, machine) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) "
+                "ON CONFLICT (experiment_id, task, searcher, seed) DO NOTHING",
                 (
                     experiment_id,
                     task,
@@ -434,7 +557,23 @@ class Store:
                     _json(machine),
                 ),
             )
-            return int(c.lastrowid), "pending"  # type: ignore[arg-type]
+            row = c.execute(
+                "SELECT id, status FROM runs WHERE experiment_id=? AND task=? AND searcher=? AND seed=?",
+                (experiment_id, task, searcher, seed),
+            ).fetchone()
+            return int(row[0]), str(row[1])
+
+    def find_run(self, experiment_id: int, *, task: str, searcher: str, seed: int) -> StoredRun | None:
+        """The stored run (task, searcher label, seed) of an experiment, or ``None``."""
+        row = self.conn.execute(
+            "SELECT id, status, error, versions FROM runs "
+            "WHERE experiment_id=? AND task=? AND searcher=? AND seed=?",
+            (experiment_id, task, searcher, seed),
+        ).fetchone()
+        if row is None:
+            return None
+        where = f"store {self.path!r}: table runs, run {row[0]}, column versions"
+        return StoredRun(int(row[0]), str(row[1]), row[2], _loads(row[3], where))
 
     def set_run_status(self, run_id: int, status: str, *, error: str | None = None) -> None:
         now = time.time()
@@ -457,6 +596,8 @@ class Store:
         ``config_json``: ``encode_config(rec.config)`` when the caller already has it.
         """
         objective = rec.objective if rec.objective is not None and math.isfinite(rec.objective) else None
+        metrics_json, note = encode_metrics(rec.metrics)
+        error = rec.error if note is None else "; ".join(x for x in (rec.error, note) if x)
         row = (
             run_id * _RUN_STRIDE + rec.trial_id,
             run_id,
@@ -465,9 +606,9 @@ class Store:
             rec.budget,
             objective,
             float(rec.cost),
-            _json(_clean_metrics(rec.metrics)) if rec.metrics else "{}",
+            metrics_json,
             _STATUS_TEXT.get(rec.status, rec.status),
-            rec.error,
+            error,
             rec.started,
             rec.finished,
             rec.queued,
