@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -208,7 +209,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
                 "run: give either a spec file or --task/--searcher/--seeds/budget flags, not both"
             )
         spec, options = load_spec(a.spec)
-        if a.name:
+        if a.name is not None:
             spec = BenchmarkSpec(a.name, spec.tasks, spec.searchers, spec.seeds, spec.budget)
     else:
         if not a.task:
@@ -222,8 +223,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
         budget = Budget(max_evals=a.max_evals, max_cost=max_cost, max_seconds=a.max_seconds)
         searchers = tuple(parse_searcher(s) for s in a.searcher)
         seeds = seeds_from(3 if a.seeds is None else a.seeds)
-        name = a.name or content_name(tuple(a.task), searchers, seeds)
-        if not a.name:
+        name = a.name if a.name is not None else content_name(tuple(a.task), searchers, seeds)
+        if a.name is None:
             print(f"experiment {name!r} (named from its tasks, searchers and seeds; --name NAME to choose)")
         spec = BenchmarkSpec(name=name, tasks=tuple(a.task), searchers=searchers, seeds=seeds, budget=budget)
         options = RunOptions()
@@ -328,7 +329,7 @@ def _describe_param(d: dict[str, Any]) -> str:
 
 def _cmd_status(a: argparse.Namespace) -> int:
     from hpbench.incumbent import eligible
-    from hpbench.results.store import Store
+    from hpbench.results.store import Store, loads_field
 
     with Store(a.store, readonly=True) as store:
         if a.experiment and store.get_experiment(a.experiment) is None:
@@ -338,8 +339,14 @@ def _cmd_status(a: argparse.Namespace) -> int:
             "SELECT run_id, budget, MIN(objective), SUM(cost) FROM trials WHERE status='ok' "
             "GROUP BY run_id, budget"
         ).fetchall()
+
     # Best = incumbent at the top fidelity (what the report calls the incumbent); cost over all.
-    top = {r.run_id: (json.loads(r.task_info).get("fidelity") or {}).get("high") for r in runs.itertuples()}
+    def field(r: Any, column: str) -> Any:
+        return loads_field(
+            getattr(r, column), f"store {a.store!r}: table runs, run {r.run_id}, column {column}"
+        )
+
+    top = {r.run_id: (field(r, "task_info").get("fidelity") or {}).get("high") for r in runs.itertuples()}
     best_by_run: dict[int, tuple[float | None, float]] = {}
     for run_id, budget, low, cost in rows:
         b, c = best_by_run.get(run_id, (None, 0.0))
@@ -353,7 +360,7 @@ def _cmd_status(a: argparse.Namespace) -> int:
         done = int((grp.status == "finished").sum())
         print(f"experiment {exp}: {done}/{len(grp)} runs finished, {int(grp.n_trials.sum())} trials")
         for _, r in grp.iterrows():
-            budget = json.loads(r.budget)
+            budget = field(r, "budget")
             target = budget.get("max_evals")
             prog = f"{r.n_trials}/{target}" if target else f"{r.n_trials}"
             b, cost = best_by_run.get(r.run_id, (None, None))
@@ -479,12 +486,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    except KeyboardInterrupt:
-        print(
-            "hpbench: interrupted; finished trials are stored, run the same command again to resume",
-            file=sys.stderr,
-        )
+    except KeyboardInterrupt as exc:
+        if argv is None:  # the real command: a second Ctrl-C during clean-up still exits 130
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print(f"hpbench: interrupted; {_resume_advice(args, exc)}", file=sys.stderr)
         return 130
+
+
+def _resume_advice(args: argparse.Namespace, exc: BaseException) -> str:
+    """How to resume what was interrupted: the same command, unless --fresh made a new experiment."""
+    name = getattr(exc, "experiment", None)
+    if getattr(args, "fresh", False) and name is not None:
+        return (
+            f"finished trials are stored in experiment {name!r}; to resume it, run the same command "
+            f"with --name {name} instead of --fresh"
+        )
+    return "finished trials are stored, run the same command again to resume"
 
 
 if __name__ == "__main__":

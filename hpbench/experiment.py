@@ -165,7 +165,9 @@ def run_experiment(
     task_objects = dict(task_objects or {})
     tasks = {name: task_objects[name] if name in task_objects else get_task(name) for name in spec.tasks}
     _validate(spec, tasks)
-    path = str(store or options.store or DEFAULT_STORE)
+    path = str(store if store is not None else options.store or DEFAULT_STORE)
+    if not path.strip():
+        raise ValueError(f"store: rule 'a non-empty file path' broken, got {path!r}")
     # Everything that can refuse the run is checked before the first write: the store
     # (read-only), the experiment's spec, then the executor (an unreachable scheduler).
     name, existing, messages = _plan(path, spec, fresh)
@@ -204,6 +206,9 @@ def run_experiment(
                 "before are kept; fix the cause and run the same command again to resume"
             ) from None
         return ExperimentResult(name=name, store=path, resumed=existing, messages=messages)
+    except KeyboardInterrupt as exc:
+        exc.experiment = name  # type: ignore[attr-defined] # the CLI says how to resume *this* one
+        raise
     finally:
         try:
             executor.shutdown()
@@ -505,6 +510,9 @@ def benchmark(
     """
     from hpbench.api import as_searcher_spec
 
+    for what, given in (("tasks", tasks), ("searchers", searchers)):
+        if isinstance(given, (str, Task, Mapping)):
+            raise TypeError(f"{what}: rule 'a list' broken, got {given!r} (write [{given!r}])")
     task_objects: dict[str, Task] = {}
     names = []
     for t in tasks:

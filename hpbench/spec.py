@@ -64,6 +64,8 @@ class SearcherSpec:
             raise TypeError(f"searcher: 'name' must be a non-empty string, got {self.name!r}")
         if not isinstance(self.params, Mapping):
             raise TypeError(f"searcher {self.name!r}: 'params' must be a table, got {self.params!r}")
+        if not isinstance(self.label, str):
+            raise TypeError(f"searcher {self.name!r}: 'label' must be a string, got {self.label!r}")
         if not self.label:
             suffix = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
             object.__setattr__(self, "label", f"{self.name}:{suffix}" if suffix else self.name)
@@ -85,14 +87,25 @@ def parse_searcher(item: Any) -> SearcherSpec:
                 key, eq, value = part.partition("=")
                 if not eq or not key.strip():
                     raise ValueError(f"--searcher: rule 'name:key=value,...' broken, got {item!r}")
+                if key.strip() in params:
+                    twice = f"got {key.strip()!r} twice in {item!r}"
+                    raise ValueError(f"--searcher: rule 'each parameter once' broken, {twice}")
                 params[key.strip()] = _parse_value(value.strip())
         return SearcherSpec(name.strip(), params)
     if isinstance(item, Mapping):
         if "name" not in item:
             raise ValueError(f"searchers: a table needs 'name', got {dict(item)!r}")
         rest = {k: v for k, v in item.items() if k not in ("name", "label", "params")}
-        params = dict(item.get("params", {}))
-        params.update(rest)
+        nested = item.get("params", {})
+        if not isinstance(nested, Mapping):
+            raise TypeError(f"searchers: 'params' must be a table, got {nested!r}")
+        both = sorted(set(rest) & set(nested))
+        if both:
+            raise ValueError(
+                f"searchers: rule 'each parameter once' broken, got {both[0]!r} both beside 'name' and "
+                f"in 'params' of {dict(item)!r}"
+            )
+        params = {**nested, **rest}
         return SearcherSpec(item["name"], params, item.get("label", ""))
     raise TypeError(f"searchers: each entry must be a string or a table, got {item!r}")
 
@@ -180,6 +193,11 @@ class RunOptions:
             raise ValueError(f"trials_per_run: rule 'integer >= 1' broken, got {k!r}")
         if self.dask is not None and not isinstance(self.dask, str):
             raise TypeError(f"dask: must be an address string, got {self.dask!r}")
+        if self.dask is not None and not self.dask.strip():
+            raise ValueError(f"dask: rule 'tcp://HOST:PORT or local:N' broken, got {self.dask!r}")
+        st = self.store
+        if st is not None and (not isinstance(st, (str, os.PathLike)) or not str(st).strip()):
+            raise TypeError(f"store: rule 'a non-empty file path' broken, got {st!r}")
 
 
 def seeds_from(value: Any) -> tuple[int, ...]:

@@ -42,6 +42,7 @@ __all__ = [
     "Store",
     "StoreError",
     "check_store_path",
+    "loads_field",
     "SCHEMA_VERSION",
     "load_results",
     "load_runs",
@@ -148,7 +149,7 @@ class StoredRun:
     versions: dict[str, Any]
 
 
-def _loads(text: Any, where: str) -> Any:
+def loads_field(text: Any, where: str) -> Any:
     """``json.loads`` naming the table, row and column of a damaged value."""
     try:
         return json.loads(text)
@@ -490,7 +491,11 @@ class Store:
     # --------------------------------------------------------------- experiments
     def get_experiment(self, name: str) -> tuple[int, dict[str, Any]] | None:
         row = self.conn.execute("SELECT id, spec FROM experiments WHERE name = ?", (name,)).fetchone()
-        return None if row is None else (int(row[0]), json.loads(row[1]))
+        if row is None:
+            return None
+        return int(row[0]), loads_field(
+            row[1], f"store {self.path!r}: table experiments, experiment {name!r}, column spec"
+        )
 
     def create_experiment(self, name: str, spec: Mapping[str, Any], hpbench_version: str) -> int:
         with self.transaction() as c:
@@ -573,7 +578,7 @@ class Store:
         if row is None:
             return None
         where = f"store {self.path!r}: table runs, run {row[0]}, column versions"
-        return StoredRun(int(row[0]), str(row[1]), row[2], _loads(row[3], where))
+        return StoredRun(int(row[0]), str(row[1]), row[2], loads_field(row[3], where))
 
     def set_run_status(self, run_id: int, status: str, *, error: str | None = None) -> None:
         now = time.time()
@@ -639,15 +644,16 @@ class Store:
             f"FROM trials t WHERE {self._of_run(':run')} ORDER BY trial",
             {"run": run_id},
         ).fetchall()
+        where = f"store {self.path!r}: table trials, run {run_id}, trial {{}}, column {{}}"
         return [
             TrialRecord(
                 trial_id=r[0],
-                config=json.loads(r[1]),
+                config=loads_field(r[1], where.format(r[0], "config")),
                 budget=r[2],
                 status=TrialStatus(r[3]),
                 objective=r[4],
                 cost=r[5],
-                metrics=json.loads(r[6]),
+                metrics=loads_field(r[6], where.format(r[0], "metrics")),
                 error=r[7],
                 started=r[8],
                 finished=r[9],
@@ -656,7 +662,7 @@ class Store:
                 cached=bool(r[12]),
                 continue_from=r[13],
                 attempts=r[14],
-                objectives=None if r[15] is None else json.loads(r[15]),
+                objectives=None if r[15] is None else loads_field(r[15], where.format(r[0], "objectives")),
             )
             for r in rows
         ]
@@ -734,12 +740,24 @@ class Store:
         return pd.read_sql_query(sql + " ORDER BY r.id, t.trial", self.conn, params=args)
 
 
+def _parse(df: pd.DataFrame, column: pd.Series, name: str) -> list[Any]:
+    """A JSON column of the trials, parsed (NULL as {}); a damaged value is named by run and trial."""
+    try:
+        return [json.loads(v) if isinstance(v, str) else {} for v in column]
+    except ValueError:
+        pass
+    for run, trial, v in zip(df["run_id"], df["trial"], column):
+        if isinstance(v, str):
+            loads_field(v, f"table trials, run {run}, trial {trial}, column {name}")
+    raise AssertionError("unreachable: a value failed to parse once")
+
+
 def _tidy(df: pd.DataFrame) -> pd.DataFrame:
     """Expand JSON columns into ``param.<name>``, ``metric.<name>`` and ``objective.<name>`` columns."""
     import pandas as pd
 
     raw = df.pop("task_info")
-    parsed = {s: json.loads(s) for s in raw.unique()}  # one JSON per run, not per trial
+    parsed = {s: loads_field(s, "table runs, column task_info") for s in raw.unique()}  # one per run
     info = raw.map(parsed.__getitem__) if len(df) else pd.Series(dtype=object)
     df["optimum"] = [i.get("optimum") for i in info] if len(df) else []
     df["fidelity_high"] = [(i.get("fidelity") or {}).get("high") for i in info] if len(df) else []
@@ -749,11 +767,11 @@ def _tidy(df: pd.DataFrame) -> pd.DataFrame:
     metrics = df.pop("metrics")
     objectives = df.pop("objectives") if "objectives" in df else pd.Series([None] * len(df), dtype=object)
     if len(df):
-        params = pd.json_normalize(df["config"].map(json.loads).tolist(), max_level=0)
+        params = pd.json_normalize(_parse(df, df["config"], "config"), max_level=0)
         params.columns = [f"param.{c}" for c in params.columns]
-        mets = pd.json_normalize(metrics.map(json.loads).tolist(), max_level=0)
+        mets = pd.json_normalize(_parse(df, metrics, "metrics"), max_level=0)
         mets.columns = [f"metric.{c}" for c in mets.columns]
-        values = [json.loads(v) if isinstance(v, str) else {} for v in objectives]  # NULL reads as NaN
+        values = _parse(df, objectives, "objectives")
         objs = pd.json_normalize(values, max_level=0)
         objs = objs.apply(pd.to_numeric, errors="coerce").astype(float)
         objs.columns = [f"objective.{c}" for c in objs.columns]
