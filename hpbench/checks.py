@@ -11,7 +11,11 @@ import math
 import sys
 from typing import Any
 
-__all__ = ["is_real", "is_integer", "check_int", "check_float"]
+__all__ = ["is_real", "is_integer", "check_int", "check_float", "check_trial_timeout", "MAX_TRIAL_TIMEOUT"]
+
+# The longest trial timeout every platform timer takes (setitimer's time_t stops near 1e10 s
+# on Linux, threading.Timer at TIMEOUT_MAX): about 31 years, no limit in practice.
+MAX_TRIAL_TIMEOUT = 1e9
 
 # numpy is not imported here: a value can only be a numpy scalar once numpy is loaded, so
 # ``hpbench --help`` and the CLI's other light paths do not pay for importing it.
@@ -41,12 +45,16 @@ def is_integer(value: Any) -> bool:
     return isinstance(value, (int, *_numpy_kinds("integer")))
 
 
-def check_int(owner: str, name: str, value: Any, *, minimum: int | None = None) -> int:
-    """Validate an integer parameter (optionally ``>= minimum``), naming it and the rule in the error."""
+def check_int(
+    owner: str, name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """Validate an integer parameter (optionally ``>= minimum``, ``<= maximum``), naming it and the rule."""
     if not is_integer(value):
         raise TypeError(f"{owner}: '{name}' must be an integer, got {value!r}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{owner}: rule '{name} >= {minimum}' broken, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{owner}: rule '{name} <= {maximum}' broken, got {value!r}")
     return int(value)
 
 
@@ -63,3 +71,11 @@ def check_float(
         op = ">" if strict else ">="
         raise ValueError(f"{owner}: rule '{name} {op} {minimum}' broken, got {value!r}")
     return v
+
+
+def check_trial_timeout(value: Any) -> float | None:
+    """``trial_timeout``: ``None`` (no limit) or seconds in (0, ``MAX_TRIAL_TIMEOUT``]."""
+    if value is not None and (not is_real(value) or not 0 < value <= MAX_TRIAL_TIMEOUT):
+        rule = f"seconds > 0 and <= {MAX_TRIAL_TIMEOUT:g}"
+        raise ValueError(f"trial_timeout: rule '{rule}' broken, got {value!r}")
+    return value

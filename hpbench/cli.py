@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -58,7 +59,7 @@ def _add_reading_commands(sub: Any) -> None:
 
     ex = sub.add_parser("export", help="export trials to CSV or Parquet")
     ex.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format (default: csv)")
-    ex.add_argument("-o", "--output", required=True, help="file to write (its directory must exist)")
+    ex.add_argument("-o", "--output", required=True, help="file to write (missing folders are created)")
     ex.add_argument("--store", default=DEFAULT_STORE, help=store_help)
     ex.add_argument("--experiment", help=exp_help)
 
@@ -236,7 +237,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
                 "run: give either a spec file or --task/--searcher/--seeds/budget flags, not both"
             )
         spec, options = load_spec(a.spec)
-        if a.name:
+        if a.name is not None:
             spec = BenchmarkSpec(a.name, spec.tasks, spec.searchers, spec.seeds, spec.budget)
     else:
         if not a.task:
@@ -250,8 +251,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
         budget = Budget(max_evals=a.max_evals, max_cost=max_cost, max_seconds=a.max_seconds)
         searchers = tuple(parse_searcher(s) for s in a.searcher)
         seeds = seeds_from(3 if a.seeds is None else a.seeds)
-        name = a.name or content_name(tuple(a.task), searchers, seeds)
-        if not a.name:
+        name = a.name if a.name is not None else content_name(tuple(a.task), searchers, seeds)
+        if a.name is None:
             print(f"experiment {name!r} (named from its tasks, searchers and seeds; --name NAME to choose)")
         spec = BenchmarkSpec(name=name, tasks=tuple(a.task), searchers=searchers, seeds=seeds, budget=budget)
         options = RunOptions()
@@ -272,6 +273,10 @@ def _cmd_run(a: argparse.Namespace) -> int:
         if v is not None
     }
     options = RunOptions(**{**options.__dict__, **overrides})
+    if a.report:
+        from hpbench.results.output import check_output
+
+        check_output("--report", a.report)  # now, not after the whole run
     command = "hpbench " + shlex.join(getattr(a, "argv", []))
     result = run_experiment(
         spec,
@@ -352,15 +357,21 @@ def _describe_param(d: dict[str, Any]) -> str:
 
 def _cmd_status(a: argparse.Namespace) -> int:
     from hpbench.incumbent import eligible
-    from hpbench.results.store import Store
+    from hpbench.results.store import Store, loads_field
 
     with Store(a.store, readonly=True) as store:
         if a.experiment and store.get_experiment(a.experiment) is None:
             raise ValueError(f"--experiment: no experiment {a.experiment!r} in {a.store!r}")
         runs = store.runs_frame(a.experiment)
         rows = store.level_summaries()
+
     # Best = incumbent at the top fidelity (what the report calls the incumbent); cost over all.
-    top = {r.run_id: (json.loads(r.task_info).get("fidelity") or {}).get("high") for r in runs.itertuples()}
+    def field(r: Any, column: str) -> Any:
+        return loads_field(
+            getattr(r, column), f"store {a.store!r}: table runs, run {r.run_id}, column {column}"
+        )
+
+    top = {r.run_id: (field(r, "task_info").get("fidelity") or {}).get("high") for r in runs.itertuples()}
     best_by_run: dict[int, tuple[float | None, float]] = {}
     for run_id, budget, low, cost in rows:
         b, c = best_by_run.get(run_id, (None, 0.0))
@@ -374,7 +385,7 @@ def _cmd_status(a: argparse.Namespace) -> int:
         done = int((grp.status == "finished").sum())
         print(f"experiment {exp}: {done}/{len(grp)} runs finished, {int(grp.n_trials.sum())} trials")
         for _, r in grp.iterrows():
-            budget = json.loads(r.budget)
+            budget = field(r, "budget")
             target = budget.get("max_evals")
             prog = f"{r.n_trials}/{target}" if target else f"{r.n_trials}"
             b, cost = best_by_run.get(r.run_id, (None, None))
@@ -390,20 +401,36 @@ def _cmd_status(a: argparse.Namespace) -> int:
 
 
 def _cmd_export(a: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    from hpbench.results.output import atomic_write, check_output
     from hpbench.results.store import load_results
 
+    out = check_output("--output", a.output)
     df = load_results(a.store, a.experiment)
-    out = Path(a.output)
-    if not out.parent.exists():
-        raise ValueError(f"--output: directory {str(out.parent)!r} does not exist")
-    if a.format == "csv":
-        df.to_csv(out, index=False)
-    else:
-        df.to_parquet(out, index=False)
+    with atomic_write(out) as tmp:  # a failed write leaves the previous file whole
+        if a.format == "csv":
+            df.to_csv(tmp, index=False)
+        else:
+            _to_parquet(df, tmp)
     print(f"{len(df)} trials written to {out}")
     return 0
+
+
+def _kind(v: Any) -> str:
+    """What Parquet sees of a value: numbers are one kind, whatever their Python type."""
+    return "number" if isinstance(v, (int, float)) and not isinstance(v, bool) else type(v).__name__
+
+
+def _to_parquet(df: Any, path: Any) -> None:
+    """Parquet wants one type per column: a metric whose type varies between trials is written as text."""
+    mixed = [c for c in df.columns if df[c].dtype == object and len(set(map(_kind, df[c].dropna()))) > 1]
+    if mixed:
+        df = df.copy()
+        for c in mixed:
+            df[c] = [v if v is None or isinstance(v, str) or v != v else json.dumps(v) for v in df[c]]
+        print(
+            f"hpbench: note: column(s) {', '.join(mixed)} mix types; written as text (JSON)", file=sys.stderr
+        )
+    df.to_parquet(path, index=False)
 
 
 def _cmd_report(a: argparse.Namespace) -> int:
@@ -414,6 +441,10 @@ def _cmd_report(a: argparse.Namespace) -> int:
         from hpbench.results.figures import check_export
 
         check_export(a.format)  # no browser: one line now, before the analysis runs
+    else:
+        from hpbench.results.output import check_output
+
+        check_output("--output", a.output)  # a path that cannot be written: one line, now
 
     with Store(a.store, readonly=True) as store:
         have = store.experiment_names()
@@ -474,12 +505,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `hpbench list tasks | head`
         sys.stderr.close()
         return 0
-    except KeyboardInterrupt:
+    except OSError as exc:  # disk full, read-only file system... while writing a report or an export
+        where = f" {exc.filename!r}" if exc.filename else ""
         print(
-            "hpbench: interrupted; finished trials are stored, run the same command again to resume",
+            f"hpbench: error: cannot write{where}: {exc.strerror or exc}; nothing was changed",
             file=sys.stderr,
         )
+        return 2
+    except KeyboardInterrupt as exc:
+        if argv is None:  # the real command: a second Ctrl-C during clean-up still exits 130
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print(f"hpbench: interrupted; {_resume_advice(args, exc)}", file=sys.stderr)
         return 130
+
+
+def _resume_advice(args: argparse.Namespace, exc: BaseException) -> str:
+    """How to resume what was interrupted: the same command, unless --fresh made a new experiment."""
+    name = getattr(exc, "experiment", None)
+    if getattr(args, "fresh", False) and name is not None:
+        return (
+            f"finished trials are stored in experiment {name!r}; to resume it, run the same command "
+            f"with --name {name} instead of --fresh"
+        )
+    return "finished trials are stored, run the same command again to resume"
 
 
 if __name__ == "__main__":

@@ -32,8 +32,17 @@ from hpbench.registry import (
     make_searcher,
     register_task,
 )
-from hpbench.results.store import DEFAULT_STORE, Store, StoreError, load_results, load_runs
-from hpbench.runner import RunState, drive, split_seed
+from hpbench.results.lock import experiment_lock
+from hpbench.results.store import (
+    DEFAULT_STORE,
+    Store,
+    StoreError,
+    check_store_path,
+    load_results,
+    load_runs,
+)
+from hpbench.resume import PlannedRun, create_runs, plan_runs
+from hpbench.runner import RunState, drive
 from hpbench.spec import BenchmarkSpec, RunOptions, SearcherSpec, seeds_from, spec_differences
 from hpbench.tasks.base import Task
 from hpbench.threads import one_thread
@@ -156,7 +165,9 @@ def run_experiment(
     task_objects = dict(task_objects or {})
     tasks = {name: task_objects[name] if name in task_objects else get_task(name) for name in spec.tasks}
     _validate(spec, tasks)
-    path = str(store or options.store or DEFAULT_STORE)
+    path = str(store if store is not None else options.store or DEFAULT_STORE)
+    if not path.strip():
+        raise ValueError(f"store: rule 'a non-empty file path' broken, got {path!r}")
     # Everything that can refuse the run is checked before the first write: the store
     # (read-only), the experiment's spec, then the executor (an unreachable scheduler).
     name, existing, messages = _plan(path, spec, fresh)
@@ -164,15 +175,24 @@ def run_experiment(
     _say_single_objective(spec, tasks, say)
     _say_max_evals_multi_fidelity(spec, say)
     executor = make_executor(workers=options.workers, dask=options.dask)
-    db: Store | None = None
+    held = contextlib.ExitStack()  # the experiment's lock, then the store: closed in reverse
     try:
         refs = {t: _task_ref(t, tasks[t], task_objects, executor) for t in tasks}
-        db = Store(path)
-        exp_id, extend = _open_experiment(db, name, {**spec.to_dict(), "name": name}, command)
-        for m in messages:
-            say(m)
-        runs, seeds = _prepare_runs(db, exp_id, spec, tasks, refs, extend=extend)
+        held.enter_context(experiment_lock(path, name))  # one process per experiment, to the end
+        versions = environment_versions()
+        # Every stored run is replayed before the first write: one this build cannot
+        # reproduce is refused while the store is untouched.
+        extends = _extends(path, name, spec)
+        planned = plan_runs(path, name, spec, tasks, refs, extend=extends, versions=versions)
+        db = held.enter_context(Store(path))
         try:
+            exp_id, extend = _open_experiment(db, name, {**spec.to_dict(), "name": name}, command)
+            for m in messages + _failed_before(planned):
+                say(m)
+            info = {t: _task_info(task) for t, task in tasks.items()}
+            machine = machine_info()
+            create_runs(db, exp_id, planned, spec, info, extend=extend, versions=versions, machine=machine)
+            runs, seeds = [p.run for p in planned], {id(p.run): p.seed for p in planned}
             todo = [r for r in runs if not r.finished]
             display = ProgressDisplay(todo, seeds, bar=progress, callback=on_trial)
             _drive_runs(db, runs, executor, options, None if cache else exp_id, display, say)
@@ -181,16 +201,39 @@ def run_experiment(
             return ExperimentResult(name, path, existing, messages, stopped=True)
         except sqlite3.Error as exc:
             # Disk full, file made read-only...: every trial committed so far is kept.
-            n = sum(len(r.records) for r in runs)
+            n = sum(len(p.run.records) for p in planned)
             raise StoreError(
                 f"store {path!r}: cannot write ({exc}); the experiment stopped, the {n} trials finished "
                 "before are kept; fix the cause and run the same command again to resume"
             ) from None
         return ExperimentResult(name=name, store=path, resumed=existing, messages=messages)
+    except KeyboardInterrupt as exc:
+        exc.experiment = name  # type: ignore[attr-defined] # the CLI says how to resume *this* one
+        raise
     finally:
-        executor.shutdown()
-        if db is not None:
-            db.close()
+        try:
+            executor.shutdown()
+        finally:
+            held.close()
+
+
+def _extends(path: str, name: str, spec: BenchmarkSpec) -> bool:
+    """Whether ``spec`` extends the stored experiment ``name`` to a larger budget (read-only)."""
+    if path == ":memory:" or not Path(path).is_file() or Path(path).stat().st_size == 0:
+        return False
+    with Store(path, readonly=True) as ro:
+        found = ro.get_experiment(name)
+    return found is not None and budget_extension(found[1], {**spec.to_dict(), "name": name})
+
+
+def _failed_before(planned: Sequence[PlannedRun]) -> list[str]:
+    """One line per run that failed in an earlier session: it stays failed."""
+    return [
+        f"run {p.run.run_id} ({p.task_name}, {p.searcher.label}, seed {p.seed}) failed before and stays "
+        f"failed, its trials kept ({p.run.error}); --fresh starts a new experiment"
+        for p in planned
+        if p.status == "failed"
+    ]
 
 
 def _drive_runs(
@@ -292,13 +335,9 @@ def _plan(path: str, spec: BenchmarkSpec, fresh: bool) -> tuple[str, bool, list[
     Opens an existing store read-only, so a refusal (bad file, other spec) writes nothing.
     """
     p = Path(path)
+    if path != ":memory:":
+        check_store_path(path, readonly=False)
     if path == ":memory:" or not p.exists() or (p.is_file() and p.stat().st_size == 0):
-        if path != ":memory:":
-            probe = p.parent
-            while not probe.exists():
-                probe = probe.parent
-            if not os.access(probe, os.W_OK):
-                raise StoreError(f"store: directory {str(probe)!r} is not writable for {path!r}")
         return spec.name, False, []
     try:
         ro = Store(path, readonly=True)
@@ -409,69 +448,6 @@ def _task_ref(name: str, task: Task, task_objects: Mapping[str, Task], executor:
     return task
 
 
-def _prepare_runs(
-    db: Store,
-    exp_id: int,
-    spec: BenchmarkSpec,
-    tasks: Mapping[str, Task],
-    refs: Mapping[str, str | Task],
-    *,
-    extend: bool = False,
-) -> tuple[list[RunState], dict[int, int]]:
-    """The experiment's runs (replayed from the store), and the seed of each (by ``id(run)``).
-
-    With ``extend`` (a larger budget), every run takes the new budget and finished ones reopen.
-    """
-    versions, machine = environment_versions(), machine_info()
-    runs = []
-    seeds: dict[int, int] = {}
-    for tname, task in tasks.items():
-        for s in spec.searchers:
-            for seed in spec.seeds:
-                searcher_seed, task_seed = split_seed(seed)
-                searcher = make_searcher(
-                    s.name,
-                    space=task.space,
-                    fidelity=task.fidelity,
-                    seed=searcher_seed,
-                    n_objectives=task.n_objectives,
-                    **s.params,
-                )
-                run_id, status = db.get_or_create_run(
-                    exp_id,
-                    task=tname,
-                    task_version=task.version,
-                    task_info=_task_info(task),
-                    searcher=s.label,
-                    searcher_name=s.name,
-                    searcher_params=searcher.get_params(),
-                    seed=seed,
-                    budget=spec.budget.to_dict(),
-                    versions=versions,
-                    machine=machine,
-                )
-                run = RunState(
-                    task=task,
-                    searcher=searcher,
-                    budget=spec.budget,
-                    task_seed=task_seed,
-                    run_id=run_id,
-                    task_ref=refs[tname],
-                    label=s.label,
-                )
-                if extend:
-                    db.set_run_budget(run_id, spec.budget.to_dict())
-                if status == "finished" and not extend:
-                    run.finished = True
-                else:
-                    stored = db.run_trials(run_id)
-                    if stored:
-                        run.replay(stored)
-                runs.append(run)
-                seeds[id(run)] = seed
-    return runs, seeds
-
-
 def _task_info(task: Task) -> dict[str, Any]:
     """What the store keeps about a run's task; a surrogate adds its recording and quality."""
     info = {
@@ -548,6 +524,9 @@ def benchmark(
     """
     from hpbench.api import as_searcher_spec
 
+    for what, given in (("tasks", tasks), ("searchers", searchers)):
+        if isinstance(given, (str, Task, Mapping)):
+            raise TypeError(f"{what}: rule 'a list' broken, got {given!r} (write [{given!r}])")
     names, task_objects = _task_names(tasks)
     spec = BenchmarkSpec(
         name=name,

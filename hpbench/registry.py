@@ -16,7 +16,7 @@ from typing import Any
 
 from hpbench.searchers.base import Searcher
 from hpbench.space import Fidelity, SearchSpace
-from hpbench.tasks.base import Task
+from hpbench.tasks.base import FunctionTask, Task
 
 __all__ = [
     "task_names",
@@ -142,7 +142,20 @@ def register_task(name: str, factory: Callable[[], Task] | Task) -> None:
     """Add a task by name; ``factory`` is a Task or a zero-argument callable returning one."""
     if not isinstance(name, str) or not name:
         raise TypeError(f"register_task: 'name' must be a non-empty string, got {name!r}")
+    if name in _BUILTIN_TASKS and _is_custom(factory):
+        raise ValueError(
+            f"task: rule 'a custom task does not take a built-in name' broken, got {name!r} "
+            f"(give it another name, e.g. name='my-{name}')"
+        )
     _extra_tasks[name] = (lambda: factory) if isinstance(factory, Task) else factory
+
+
+def _is_custom(factory: Any) -> bool:
+    """A user's task (or factory): anything not defined by hpbench itself, and every function task."""
+    if isinstance(factory, FunctionTask):
+        return True
+    where = type(factory).__module__ if isinstance(factory, Task) else getattr(factory, "__module__", "")
+    return not str(where).startswith("hpbench.")
 
 
 def register_searcher(name: str, cls: type[Searcher]) -> None:

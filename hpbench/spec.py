@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from hpbench.budget import Budget
-from hpbench.checks import is_integer, is_real
+from hpbench.checks import check_trial_timeout, is_integer
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,6 +39,7 @@ else:  # pragma: no cover
 
 __all__ = ["SearcherSpec", "BenchmarkSpec", "RunOptions", "load_spec", "parse_searcher", "spec_differences"]
 
+MAX_SEEDS = 100_000  # a count beyond this is a typo, and would fill memory with runs
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
@@ -63,6 +64,8 @@ class SearcherSpec:
             raise TypeError(f"searcher: 'name' must be a non-empty string, got {self.name!r}")
         if not isinstance(self.params, Mapping):
             raise TypeError(f"searcher {self.name!r}: 'params' must be a table, got {self.params!r}")
+        if not isinstance(self.label, str):
+            raise TypeError(f"searcher {self.name!r}: 'label' must be a string, got {self.label!r}")
         if not self.label:
             suffix = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
             object.__setattr__(self, "label", f"{self.name}:{suffix}" if suffix else self.name)
@@ -84,14 +87,25 @@ def parse_searcher(item: Any) -> SearcherSpec:
                 key, eq, value = part.partition("=")
                 if not eq or not key.strip():
                     raise ValueError(f"--searcher: rule 'name:key=value,...' broken, got {item!r}")
+                if key.strip() in params:
+                    twice = f"got {key.strip()!r} twice in {item!r}"
+                    raise ValueError(f"--searcher: rule 'each parameter once' broken, {twice}")
                 params[key.strip()] = _parse_value(value.strip())
         return SearcherSpec(name.strip(), params)
     if isinstance(item, Mapping):
         if "name" not in item:
             raise ValueError(f"searchers: a table needs 'name', got {dict(item)!r}")
         rest = {k: v for k, v in item.items() if k not in ("name", "label", "params")}
-        params = dict(item.get("params", {}))
-        params.update(rest)
+        nested = item.get("params", {})
+        if not isinstance(nested, Mapping):
+            raise TypeError(f"searchers: 'params' must be a table, got {nested!r}")
+        both = sorted(set(rest) & set(nested))
+        if both:
+            raise ValueError(
+                f"searchers: rule 'each parameter once' broken, got {both[0]!r} both beside 'name' and "
+                f"in 'params' of {dict(item)!r}"
+            )
+        params = {**nested, **rest}
         return SearcherSpec(item["name"], params, item.get("label", ""))
     raise TypeError(f"searchers: each entry must be a string or a table, got {item!r}")
 
@@ -137,8 +151,8 @@ class BenchmarkSpec:
         if not self.seeds:
             raise ValueError("seeds: rule 'at least one seed' broken, got none")
         for s in self.seeds:
-            if not is_integer(s) or s < 0:
-                raise ValueError(f"seeds: rule 'non-negative integers' broken, got {s!r}")
+            if not is_integer(s) or not 0 <= s < 2**63:
+                raise ValueError(f"seeds: rule 'integers in [0, 2**63)' broken, got {s!r}")
         for label, what in (
             ([t for t in self.tasks], "tasks"),
             ([s.label for s in self.searchers], "searchers"),
@@ -173,14 +187,17 @@ class RunOptions:
         w = self.workers
         if not is_integer(w) or w < 0:
             raise ValueError(f"workers: rule 'integer >= 0 (0 = in-process)' broken, got {w!r}")
-        t = self.trial_timeout
-        if t is not None and (not is_real(t) or not t > 0):
-            raise ValueError(f"trial_timeout: rule 'seconds > 0' broken, got {t!r}")
+        check_trial_timeout(self.trial_timeout)
         k = self.trials_per_run
         if k is not None and (not is_integer(k) or k < 1):
             raise ValueError(f"trials_per_run: rule 'integer >= 1' broken, got {k!r}")
         if self.dask is not None and not isinstance(self.dask, str):
             raise TypeError(f"dask: must be an address string, got {self.dask!r}")
+        if self.dask is not None and not self.dask.strip():
+            raise ValueError(f"dask: rule 'tcp://HOST:PORT or local:N' broken, got {self.dask!r}")
+        st = self.store
+        if st is not None and (not isinstance(st, (str, os.PathLike)) or not str(st).strip()):
+            raise TypeError(f"store: rule 'a non-empty file path' broken, got {st!r}")
 
 
 def seeds_from(value: Any) -> tuple[int, ...]:
@@ -188,8 +205,8 @@ def seeds_from(value: Any) -> tuple[int, ...]:
     if isinstance(value, bool):
         raise TypeError(f"seeds: must be a count or a list of integers, got {value!r}")
     if isinstance(value, int):
-        if value < 1:
-            raise ValueError(f"seeds: rule 'count >= 1' broken, got {value!r}")
+        if not 1 <= value <= MAX_SEEDS:
+            raise ValueError(f"seeds: rule 'count in [1, {MAX_SEEDS}]' broken, got {value!r}")
         return tuple(range(value))
     if isinstance(value, Sequence) and not isinstance(value, str):
         return tuple(value)
@@ -258,9 +275,9 @@ def spec_differences(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[
     out = []
     for key in ("tasks", "searchers", "seeds", "budget"):
         a, b = stored.get(key), new.get(key)
-        if key == "searchers":
-            a = {s["label"]: s["params"] for s in a or []}
-            b = {s["label"]: s["params"] for s in b or []}
+        if key == "searchers":  # a searcher is its name and parameters, whatever its label
+            a = {s["label"]: {"name": s.get("name"), "params": s["params"]} for s in a or []}
+            b = {s["label"]: {"name": s.get("name"), "params": s["params"]} for s in b or []}
         if _norm(a) != _norm(b):
             out.append(f"{key}: stored {a!r}, now {b!r}")
     return out

@@ -71,6 +71,9 @@ class Evaluation:
     def __post_init__(self) -> None:
         obj = self.objective
         if not is_real(obj):
+            # A string or a flag is no measurement, even where float() would take it.
+            if isinstance(obj, (str, bytes, bytearray, bool)) or "bool" in type(obj).__name__:
+                raise TypeError(f"Evaluation: 'objective' must be a real number, got {self.objective!r}")
             try:
                 obj = float(obj)  # numpy / torch scalars
             except (TypeError, ValueError):

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
+import time
+from collections.abc import Collection
 from typing import Any
 
-from hpbench.executors.base import Capabilities, RealTimeExecutor, TrialJob, TrialOutcome, WorkerDied
+from hpbench.executors.base import (
+    Capabilities,
+    ExecutorBroken,
+    RealTimeExecutor,
+    TrialJob,
+    TrialOutcome,
+    WorkerDied,
+)
 from hpbench.executors.evaluate import evaluate_trial
 from hpbench.threads import limit_process_threads, spawn_environ
 
@@ -38,6 +47,35 @@ def parse_local_workers(address: str) -> int:
     return int(n)
 
 
+def _probe_scheduler(address: str, timeout: float) -> None:
+    """Connect and ask for the scheduler's identity, all within ``timeout`` s.
+
+    Something that accepts the connection but does not speak Dask would make
+    ``Client`` wait forever in its handshake; here it is a ``TimeoutError``.
+    """
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def ask() -> Any:
+        comm = await connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    async def bounded() -> Any:
+        return await asyncio.wait_for(ask(), timeout)
+
+    try:
+        reply = asyncio.run(bounded())
+    except asyncio.TimeoutError:
+        raise TimeoutError("it accepted the connection but gave no Dask handshake") from None
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        raise ValueError(f"it answered, but not as a Dask scheduler ({str(reply)[:80]})")
+
+
 class DaskExecutor(RealTimeExecutor):
     """Trials as Dask futures on a running scheduler or on a LocalCluster started for the run.
 
@@ -53,6 +91,7 @@ class DaskExecutor(RealTimeExecutor):
     """
 
     capabilities = Capabilities()
+    no_workers_timeout = 60.0  # seconds a scheduler may have no worker at all before the run stops
 
     def __init__(self, address: str, *, connect_timeout: float = 3.0) -> None:
         if not isinstance(address, str) or not (address.startswith("local:") or "://" in address):
@@ -65,6 +104,8 @@ class DaskExecutor(RealTimeExecutor):
         self.client: Any = None
         self._closed = False
         self._futures: dict[cf.Future[TrialOutcome], Any] = {}
+        self._no_workers_since: float | None = None
+        self._checked = 0.0
         self._config = dask.config.set(_CONFIG)  # undone in shutdown
         self._saved_trim = os.environ.get(_TRIM)
         # An earlier LocalCluster in this process wrote dask's value into os.environ (the
@@ -97,6 +138,7 @@ class DaskExecutor(RealTimeExecutor):
             )
             return Client(self._cluster, timeout=timeout)
         try:
+            _probe_scheduler(address, timeout)  # Client's own timeout covers the TCP connect only
             return Client(address, timeout=timeout)
         except Exception as exc:  # noqa: BLE001 - refused, timed out, or something else answered
             msg = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
@@ -131,6 +173,39 @@ class DaskExecutor(RealTimeExecutor):
         dfut.add_done_callback(_done)
         out.add_done_callback(lambda f: self._futures.pop(f, None))
         return out
+
+    def wait(
+        self, pending: Collection[cf.Future[TrialOutcome]], timeout: float
+    ) -> set[cf.Future[TrialOutcome]]:
+        done = super().wait(pending, timeout)
+        if pending and not done:
+            self._check_workers()
+        return done
+
+    def _check_workers(self) -> None:
+        """Trials wait and the scheduler has had no worker for ``no_workers_timeout`` s: stop.
+
+        Without this, a scheduler whose workers all died would keep the driver waiting
+        forever. The finished trials are stored; the same command resumes the rest.
+        """
+        now = time.monotonic()
+        if now - self._checked < 1.0:
+            return
+        self._checked = now
+        try:
+            n = len(self.client.nthreads())
+        except Exception:  # noqa: BLE001 - the scheduler itself is gone: Dask's own errors follow
+            return
+        if n:
+            self._no_workers_since = None
+            return
+        self._no_workers_since = self._no_workers_since or now
+        if now - self._no_workers_since >= self.no_workers_timeout:
+            raise ExecutorBroken(
+                f"--dask: the scheduler at {self.address!r} has had no workers for "
+                f"{self.no_workers_timeout:g} s; the finished trials are stored: start workers "
+                "('dask worker ADDRESS') and run the same command again to resume"
+            )
 
     def running_since(self, fut: cf.Future[TrialOutcome]) -> float | None:
         return None

@@ -20,6 +20,7 @@ from hpbench.results import page, plots
 from hpbench.results import provenance as pv
 from hpbench.results import report_verdict as rv
 from hpbench.results.html import esc, fmt, table
+from hpbench.results.output import atomic_write, check_output
 from hpbench.results.provenance import RUN_COLUMNS as _RUN_COLUMNS
 from hpbench.results.provenance import spec_toml
 from hpbench.results.verdict import Analysis, analyse
@@ -382,11 +383,11 @@ def write_report(
     Example:
         >>> write_report(load_results(db), load_runs(db), "results/report.html")  # doctest: +SKIP
     """
+    out = check_output("report", path)  # before the analysis: a bad path fails at once
     parts, _ = _build(trials, runs, title, pool_from, specs)
     doc = page.document(**parts)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(doc, encoding="utf-8")
+    with atomic_write(out) as tmp:  # a failed write leaves the previous report whole
+        tmp.write_text(doc, encoding="utf-8")
     return out
 
 

@@ -43,6 +43,8 @@ if TYPE_CHECKING:  # pandas costs 0.3 s to import: `hpbench --help` and `list` n
 __all__ = [
     "Store",
     "StoreError",
+    "check_store_path",
+    "loads_field",
     "SCHEMA_VERSION",
     "load_results",
     "load_runs",
@@ -54,6 +56,7 @@ SCHEMA_VERSION = 4
 _RUN_STRIDE = 2**32  # trial row id = run_id * _RUN_STRIDE + trial
 DEFAULT_STORE = "results/hpbench.db"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+_SIDE_FILES = ("-wal", "-shm")  # WAL mode's files next to the store
 _T = TypeVar("_T")
 
 _SCHEMA = """
@@ -139,6 +142,24 @@ class RunRow:
     n_trials: int
 
 
+@dataclass(frozen=True)
+class StoredRun:
+    """What resuming needs of a stored run."""
+
+    id: int
+    status: str
+    error: str | None
+    versions: dict[str, Any]
+
+
+def loads_field(text: Any, where: str) -> Any:
+    """``json.loads`` naming the table, row and column of a damaged value."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"{where}: not valid JSON ({exc}); the store was edited or damaged") from None
+
+
 def _json(obj: Any) -> str:
     return _ENCODER.encode(obj)
 
@@ -175,6 +196,52 @@ def _clean_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+class _Unencodable(Exception):
+    """A metric value with no JSON form (bytes, an arbitrary object)."""
+
+
+def _json_safe(v: Any) -> Any:
+    """``v`` as JSON can hold it: arrays and tuples as lists, numpy scalars as numbers,
+    NaN/inf as None, dates as ISO text; raises ``_Unencodable`` for anything else."""
+    if v is None or isinstance(v, (str, bool, int)):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if hasattr(v, "tolist") and not isinstance(v, (bytes, bytearray)):  # numpy arrays and scalars
+        return _json_safe(v.tolist())
+    if isinstance(v, Mapping):
+        return {str(k): _json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return [_json_safe(x) for x in v]
+    if hasattr(v, "isoformat"):  # datetime, date, time
+        return v.isoformat()
+    raise _Unencodable(type(v).__name__)
+
+
+def encode_metrics(metrics: Mapping[str, Any]) -> tuple[str, str | None]:
+    """A trial's metrics as JSON, and a note naming the metrics dropped (``None`` if none).
+
+    Values are converted where that keeps them (see ``_json_safe``); one that cannot be
+    is dropped, so one odd metric never stops the trial, or the experiment, from being stored.
+    """
+    if not metrics:
+        return "{}", None
+    cleaned = _clean_metrics(metrics)
+    try:
+        return _json(cleaned), None  # the usual case: plain numbers and text
+    except (TypeError, ValueError):
+        pass
+    kept: dict[str, Any] = {}
+    dropped = []
+    for k, v in cleaned.items():
+        try:
+            kept[k] = _json_safe(v)
+        except _Unencodable as exc:
+            dropped.append(f"{k!r} ({exc})")
+    note = None if not dropped else f"metrics dropped (no JSON form): {', '.join(dropped)}"
+    return _json(kept), note
+
+
 def _is_lock_error(exc: sqlite3.OperationalError) -> bool:
     """Another connection holds the lock: worth waiting for."""
     return "locked" in str(exc) or "busy" in str(exc)
@@ -194,6 +261,30 @@ def _retry_locked(fn: Callable[[], _T], *, attempts: int = 12) -> _T:
     raise AssertionError("unreachable")
 
 
+def check_store_path(path: str, *, readonly: bool) -> None:
+    """Refuse, in one line, a store path that cannot be a store file (nothing is created).
+
+    A directory, a dangling symlink or a symlink loop, a path below a regular file, a
+    missing file (to read) or a directory that is not writable (to create one).
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise StoreError(f"store: rule 'path is a file' broken, got directory {path!r}")
+    if p.is_symlink() and not p.exists():
+        raise StoreError(f"store: {path!r} is a dangling symlink or a symlink loop")
+    if p.exists():
+        return
+    if readonly:
+        raise StoreError(f"store: no such file {path!r}")
+    probe = p.parent if str(p.parent) else Path(".")
+    while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise StoreError(f"store: {str(probe)!r} is not a directory, so {path!r} cannot be created")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise StoreError(f"store: directory {str(probe)!r} is not writable for {path!r}")
+
+
 class Store:
     """An hpbench results store in one SQLite file.
 
@@ -206,42 +297,60 @@ class Store:
         self.path = str(path)
         self.readonly = readonly
         self._check_file()
-        if self.path == ":memory:":
-            self.conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-        elif readonly:
-            uri = Path(self.path).resolve().as_uri() + "?mode=ro"
-            self.conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
-        else:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self._insert_cursor = self.conn.cursor()
+        sides = [Path(self.path + x) for x in _SIDE_FILES]
+        had = [x.exists() for x in sides]
         try:
-            self._init_schema()
+            self._connect()
         except sqlite3.DatabaseError as exc:
-            self.conn.close()
+            self._refused(sides, had)
             raise StoreError(f"store {self.path!r}: not a usable SQLite database ({exc})") from None
         except BaseException:
             # A refused store (foreign, too new) must not stay open: the connection would
             # keep -wal/-shm files next to a file we promised not to touch.
-            self.conn.close()
+            self._refused(sides, had)
             raise
+
+    def _connect(self) -> None:
+        if self.path == ":memory:":
+            self.conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        elif self.readonly:
+            uri = Path(self.path).resolve().as_uri()
+            self.conn = sqlite3.connect(uri + "?mode=ro", uri=True, isolation_level=None, timeout=30)
+            try:
+                self.conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            except sqlite3.OperationalError:
+                if os.access(Path(self.path).resolve().parent, os.W_OK):
+                    raise
+                # Read-only media: WAL mode cannot create its -shm file there, and nothing
+                # can write the file, so it is read as immutable.
+                self.conn.close()
+                self.conn = sqlite3.connect(uri + "?immutable=1", uri=True, isolation_level=None)
+        else:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self._insert_cursor = self.conn.cursor()
+        self._init_schema()
+
+    def _refused(self, sides: list[Path], had: list[bool]) -> None:
+        """Close a refused store and remove the empty side files opening it created."""
+        conn = getattr(self, "conn", None)
+        if conn is not None:
+            conn.close()
+        wal = sides[0]
+        if not had[0] and wal.exists() and wal.stat().st_size > 0:
+            return  # something was written there meanwhile: not ours to remove
+        for side, existed in zip(sides, had):
+            if not existed:
+                with contextlib.suppress(OSError):
+                    side.unlink()
 
     # ------------------------------------------------------------------ opening
     def _check_file(self) -> None:
         if self.path == ":memory:":
             return
         p = Path(self.path)
-        if p.is_dir():
-            raise StoreError(f"store: rule 'path is a file' broken, got directory {self.path!r}")
+        check_store_path(self.path, readonly=self.readonly)
         if not p.exists():
-            if self.readonly:
-                raise StoreError(f"store: no such file {self.path!r}")
-            parent = p.parent if str(p.parent) else Path(".")
-            probe = parent
-            while not probe.exists():
-                probe = probe.parent
-            if not os.access(probe, os.W_OK):
-                raise StoreError(f"store: directory {str(probe)!r} is not writable for {self.path!r}")
             return
         if not self.readonly and not (os.access(p, os.W_OK) and os.access(p.parent, os.W_OK)):
             raise StoreError(
@@ -274,6 +383,12 @@ class Store:
             if not check or check[0] != "ok":
                 detail = check[0] if check else "no answer"
                 raise StoreError(f"store {self.path!r}: the file is corrupt ({detail}); not touched")
+            missing = sorted({"experiments", "runs", "trials"} - tables)
+            if missing:
+                raise StoreError(
+                    f"store {self.path!r}: an hpbench store without its table(s) {', '.join(missing)} "
+                    "(damaged or edited); not touched"
+                )
             self.schema_version = version
             if not self.readonly:
                 self._pragmas()
@@ -366,7 +481,14 @@ class Store:
             self.conn.execute("ROLLBACK")
             raise
         else:
-            _retry_locked(lambda: cur.execute("COMMIT"))
+            try:
+                _retry_locked(lambda: cur.execute("COMMIT"))
+            except BaseException:
+                # A failed COMMIT (disk full) can leave the transaction open: end it, so
+                # the connection holds no write lock and the file no half transaction.
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         self.conn.close()
@@ -380,7 +502,11 @@ class Store:
     # --------------------------------------------------------------- experiments
     def get_experiment(self, name: str) -> tuple[int, dict[str, Any]] | None:
         row = self.conn.execute("SELECT id, spec FROM experiments WHERE name = ?", (name,)).fetchone()
-        return None if row is None else (int(row[0]), json.loads(row[1]))
+        if row is None:
+            return None
+        return int(row[0]), loads_field(
+            row[1], f"store {self.path!r}: table experiments, experiment {name!r}, column spec"
+        )
 
     def create_experiment(self, name: str, spec: Mapping[str, Any], hpbench_version: str) -> int:
         with self.transaction() as c:
@@ -419,18 +545,20 @@ class Store:
         versions: Mapping[str, Any],
         machine: Mapping[str, Any],
     ) -> tuple[int, str]:
-        """Return (run id, status); a new run starts as ``pending``."""
-        row = self.conn.execute(
-            "SELECT id, status FROM runs WHERE experiment_id=? AND task=? AND searcher=? AND seed=?",
-            (experiment_id, task, searcher, seed),
-        ).fetchone()
-        if row is not None:
-            return int(row[0]), str(row[1])
+        """Return (run id, status); a new run starts as ``pending``.
+
+        ``INSERT ... ON CONFLICT DO NOTHING``: a run another process created meanwhile is
+        returned as it is, never a constraint error.
+        """
+        found = self.find_run(experiment_id, task=task, searcher=searcher, seed=seed)
+        if found is not None:
+            return found.id, found.status
         with self.transaction() as c:
             c.execute(
                 "INSERT INTO runs (experiment_id, task, task_version, task_info, searcher, searcher_name, "
                 "searcher_params, seed, budget, status, versions, machine) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) "
+                "ON CONFLICT (experiment_id, task, searcher, seed) DO NOTHING",
                 (
                     experiment_id,
                     task,
@@ -445,7 +573,23 @@ class Store:
                     _json(machine),
                 ),
             )
-            return int(c.lastrowid), "pending"  # type: ignore[arg-type]
+            row = c.execute(
+                "SELECT id, status FROM runs WHERE experiment_id=? AND task=? AND searcher=? AND seed=?",
+                (experiment_id, task, searcher, seed),
+            ).fetchone()
+            return int(row[0]), str(row[1])
+
+    def find_run(self, experiment_id: int, *, task: str, searcher: str, seed: int) -> StoredRun | None:
+        """The stored run (task, searcher label, seed) of an experiment, or ``None``."""
+        row = self.conn.execute(
+            "SELECT id, status, error, versions FROM runs "
+            "WHERE experiment_id=? AND task=? AND searcher=? AND seed=?",
+            (experiment_id, task, searcher, seed),
+        ).fetchone()
+        if row is None:
+            return None
+        where = f"store {self.path!r}: table runs, run {row[0]}, column versions"
+        return StoredRun(int(row[0]), str(row[1]), row[2], loads_field(row[3], where))
 
     def set_recommendation(self, run_id: int, trial: int | None) -> None:
         """Store the trial a run's searcher recommends (``None``: its best observed one)."""
@@ -473,6 +617,8 @@ class Store:
         ``config_json``: ``encode_config(rec.config)`` when the caller already has it.
         """
         objective = rec.objective if rec.objective is not None and math.isfinite(rec.objective) else None
+        metrics_json, note = encode_metrics(rec.metrics)
+        error = rec.error if note is None else "; ".join(x for x in (rec.error, note) if x)
         row = (
             run_id * _RUN_STRIDE + rec.trial_id,
             run_id,
@@ -481,9 +627,9 @@ class Store:
             rec.budget,
             objective,
             float(rec.cost),
-            _json(_clean_metrics(rec.metrics)) if rec.metrics else "{}",
+            metrics_json,
             _STATUS_TEXT.get(rec.status, rec.status),
-            rec.error,
+            error,
             rec.started,
             rec.finished,
             rec.queued,
@@ -514,15 +660,16 @@ class Store:
             f"FROM trials t WHERE {self._of_run(':run')} ORDER BY trial",
             {"run": run_id},
         ).fetchall()
+        where = f"store {self.path!r}: table trials, run {run_id}, trial {{}}, column {{}}"
         return [
             TrialRecord(
                 trial_id=r[0],
-                config=json.loads(r[1]),
+                config=loads_field(r[1], where.format(r[0], "config")),
                 budget=r[2],
                 status=TrialStatus(r[3]),
                 objective=r[4],
                 cost=r[5],
-                metrics=json.loads(r[6]),
+                metrics=loads_field(r[6], where.format(r[0], "metrics")),
                 error=r[7],
                 started=r[8],
                 finished=r[9],
@@ -531,7 +678,7 @@ class Store:
                 cached=bool(r[12]),
                 continue_from=r[13],
                 attempts=r[14],
-                objectives=None if r[15] is None else json.loads(r[15]),
+                objectives=None if r[15] is None else loads_field(r[15], where.format(r[0], "objectives")),
             )
             for r in rows
         ]
@@ -619,12 +766,24 @@ class Store:
         return pd.read_sql_query(f"{sql} ORDER BY {order}", self.conn, params=args)
 
 
+def _parse(df: pd.DataFrame, column: pd.Series, name: str) -> list[Any]:
+    """A JSON column of the trials, parsed (NULL as {}); a damaged value is named by run and trial."""
+    try:
+        return [json.loads(v) if isinstance(v, str) else {} for v in column]
+    except ValueError:
+        pass
+    for run, trial, v in zip(df["run_id"], df["trial"], column):
+        if isinstance(v, str):
+            loads_field(v, f"table trials, run {run}, trial {trial}, column {name}")
+    raise AssertionError("unreachable: a value failed to parse once")
+
+
 def _tidy(df: pd.DataFrame) -> pd.DataFrame:
     """Expand JSON columns into ``param.<name>``, ``metric.<name>`` and ``objective.<name>`` columns."""
     import pandas as pd
 
     raw = df.pop("task_info")
-    parsed = {s: json.loads(s) for s in raw.unique()}  # one JSON per run, not per trial
+    parsed = {s: loads_field(s, "table runs, column task_info") for s in raw.unique()}  # one per run
     info = raw.map(parsed.__getitem__) if len(df) else pd.Series(dtype=object)
     df["optimum"] = [i.get("optimum") for i in info] if len(df) else []
     df["fidelity_high"] = [(i.get("fidelity") or {}).get("high") for i in info] if len(df) else []
@@ -635,11 +794,11 @@ def _tidy(df: pd.DataFrame) -> pd.DataFrame:
     metrics = df.pop("metrics")
     objectives = df.pop("objectives") if "objectives" in df else pd.Series([None] * len(df), dtype=object)
     if len(df):
-        params = pd.json_normalize(df["config"].map(json.loads).tolist(), max_level=0)
+        params = pd.json_normalize(_parse(df, df["config"], "config"), max_level=0)
         params.columns = [f"param.{c}" for c in params.columns]
-        mets = pd.json_normalize(metrics.map(json.loads).tolist(), max_level=0)
+        mets = pd.json_normalize(_parse(df, metrics, "metrics"), max_level=0)
         mets.columns = [f"metric.{c}" for c in mets.columns]
-        values = [json.loads(v) if isinstance(v, str) else {} for v in objectives]  # NULL reads as NaN
+        values = _parse(df, objectives, "objectives")
         objs = pd.json_normalize(values, max_level=0)
         objs = objs.apply(pd.to_numeric, errors="coerce").astype(float)
         objs.columns = [f"objective.{c}" for c in objs.columns]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from hpbench.budget import Budget
+from hpbench.checks import check_trial_timeout
 from hpbench.executors.base import Executor
 from hpbench.executors.inline import InProcessExecutor
 from hpbench.runner.driver import Driver, InFlight, drive
@@ -67,6 +68,7 @@ def run_search(
     """
     if searcher.needs_fidelity and task.fidelity is None:
         raise ValueError(f"{searcher.name}: needs a task with a fidelity, got {task.name!r}")
+    check_trial_timeout(trial_timeout)
     run = RunState(task=task, searcher=searcher, budget=budget, task_seed=task_seed)
     drive([run], executor or InProcessExecutor(), trials_per_run=trials_per_run, trial_timeout=trial_timeout)
     return run.records

@@ -19,7 +19,12 @@ from hpbench.trial import Suggestion, TrialRecord, TrialStatus
 if TYPE_CHECKING:
     from hpbench.runner.driver import InFlight
 
-__all__ = ["RunState", "MAX_CHECKPOINT_BYTES"]
+__all__ = ["RunState", "ResumeError", "MAX_CHECKPOINT_BYTES"]
+
+
+class ResumeError(ValueError):
+    """A rebuilt searcher does not reproduce its run's stored trials: the run cannot be resumed."""
+
 
 MAX_CHECKPOINT_BYTES = 512 * 2**20  # per run; older checkpoints are dropped (then retrained)
 
@@ -70,6 +75,19 @@ class RunState:
     def replay(self, stored: Sequence[TrialRecord]) -> None:
         """Tell a rebuilt searcher the stored trials, in trial order, as the original saw them."""
         todo = {r.trial_id: r for r in stored}
+        try:
+            self._replay(todo)
+        except ResumeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the searcher raised again: its run fails, not the others
+            self._searcher_failed("replay", exc)
+            return
+        if todo:
+            raise ResumeError(
+                f"resume: searcher {self.label!r} stopped before replaying stored trials {sorted(todo)}"
+            )
+
+    def _replay(self, todo: dict[int, TrialRecord]) -> None:
         while todo:
             s = self.searcher.ask()
             if s is None:
@@ -79,20 +97,15 @@ class RunState:
                 self.requeue.append(s)
                 continue
             if dict(s.config) != dict(rec.config) or s.budget != rec.budget:
-                raise RuntimeError(
+                raise ResumeError(
                     f"resume: searcher {self.label!r} did not reproduce stored trial {rec.trial_id} "
-                    f"(asked {dict(s.config)} at {s.budget}, stored {dict(rec.config)} at {rec.budget}); "
-                    "it is not deterministic under its seed, so this run cannot be resumed; use --fresh"
+                    f"(asked {dict(s.config)} at {s.budget}, stored {dict(rec.config)} at {rec.budget}): "
+                    "another build, or a searcher not deterministic under its seed"
                 )
             self.ledger.charge(cost=rec.cost, seconds=rec.finished - rec.started, started=1)
             self.levels[s.trial_id] = s.budget
             self._keep(rec)
             self.searcher.tell(s, self._feedback(rec))
-        if todo:
-            raise RuntimeError(
-                f"resume: searcher {self.label!r} stopped before replaying stored trials {sorted(todo)}; "
-                "use --fresh"
-            )
 
     def _feedback(self, rec: TrialRecord) -> Any:
         """The objective told to the searcher: a loss vector for multi-objective searchers."""

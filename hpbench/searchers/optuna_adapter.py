@@ -134,6 +134,19 @@ def _check_sampler(owner: str, sampler: Any) -> str:
     return sampler
 
 
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+# Values Optuna takes unchecked and fails on (or misbehaves with) only at a later sample.
+_VALUE_RULES: dict[str, tuple[str, Any]] = {
+    "sigma0": ("sigma0 > 0", lambda v: _number(v) and v > 0),
+    "popsize": ("popsize >= 1", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
+    "n_startup_trials": ("n_startup_trials >= 0", lambda v: _number(v) and v >= 0),
+    "n_ei_candidates": ("n_ei_candidates >= 1", lambda v: _number(v) and v >= 1),
+}
+
+
 def _check_sampler_params(owner: str, sampler: str, params: Any) -> dict[str, Any] | None:
     """Check keys against the sampler's signature and values for JSON (the store keeps them)."""
     if params is None:
@@ -160,6 +173,9 @@ def _check_sampler_params(owner: str, sampler: str, params: Any) -> dict[str, An
             raise ValueError(f"{owner}: 'sampler_params' has unknown {sampler} argument {key!r}{suffix}")
         if key in sig.parameters:
             _check_like_default(owner, sampler, key, params[key], sig.parameters[key].default)
+        rule = _VALUE_RULES.get(key)
+        if rule is not None and params[key] is not None and not rule[1](params[key]):
+            raise ValueError(f"{owner}: sampler_params rule '{rule[0]}' broken, got {key}={params[key]!r}")
     try:
         json.dumps(params)
     except (TypeError, ValueError):

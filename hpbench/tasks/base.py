@@ -184,11 +184,8 @@ class FunctionTask(Task):
                     f"task '{self.name}': a dict result needs the key 'objective', got {dict(out)!r}"
                 )
             metrics = {k: v for k, v in out.items() if k not in ("objective", "checkpoint")}
-            return Evaluation(
-                objective=float(out["objective"]), metrics=metrics, checkpoint=out.get("checkpoint")
-            )
-        value = float(out)
-        return Evaluation(objective=value if not math.isnan(value) else math.nan)
+            return Evaluation(objective=out["objective"], metrics=metrics, checkpoint=out.get("checkpoint"))
+        return Evaluation(objective=out)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)

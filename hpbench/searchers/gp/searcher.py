@@ -109,10 +109,13 @@ class GPEISearcher(Searcher):
     ) -> None:
         super().__init__(space=space, fidelity=fidelity, seed=seed)
         owner = self.name
-        self.n_init = None if n_init is None else check_int(owner, "n_init", n_init, minimum=1)
+        # Upper bounds keep a typo (n_init=1000000000) from exhausting memory.
+        self.n_init = (
+            None if n_init is None else check_int(owner, "n_init", n_init, minimum=1, maximum=100_000)
+        )
         self.xi = check_float(owner, "xi", xi, minimum=0.0)
-        self.n_candidates = check_int(owner, "n_candidates", n_candidates, minimum=1)
-        self.n_restarts = check_int(owner, "n_restarts", n_restarts, minimum=0)
+        self.n_candidates = check_int(owner, "n_candidates", n_candidates, minimum=1, maximum=1_000_000)
+        self.n_restarts = check_int(owner, "n_restarts", n_restarts, minimum=0, maximum=10_000)
         self.max_fit_points = check_int(owner, "max_fit_points", max_fit_points, minimum=10)
         self.n_fit_starts = check_int(owner, "n_fit_starts", n_fit_starts, minimum=1)
         self.y_transform = check_choice(owner, "y_transform", y_transform, TRANSFORMS)

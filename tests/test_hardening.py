@@ -1,0 +1,448 @@
+"""Issue 14, hardening second pass: one test per numbered item (named ``test_NN_...``).
+
+Each reproduces what a hostile but fair user did and asserts the outcome the issue asks
+for: no silent wrong result, no stranded experiment, no hang, one clear line for a user
+mistake with nothing stored lost or changed. Tests synchronise on events (files a task
+writes, counts in the store), never on sleeps.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import hpbench as hb
+from hpbench.cli import main
+from hpbench.registry import get_task
+from hpbench.results.store import Store, StoreError, load_results
+from hpbench.searchers.random import RandomSearch
+from hpbench.spec import RunOptions
+
+SPACE = {"x": hb.Float(0.0, 1.0)}
+RUN = ["run", "--task", "branin", "--searcher", "random", "--seeds", "1", "--max-evals", "2"]
+RUN += ["--workers", "0", "--no-progress"]
+
+
+def sha(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+
+
+def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(args)
+    return code, capsys.readouterr().err
+
+
+def one_line(err: str) -> str:
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("hpbench: error: "), err
+    return lines[0]
+
+
+@pytest.fixture
+def store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    path = tmp_path / "s.db"
+    assert main([*RUN, "--store", str(path), "--name", "first"]) == 0
+    capsys.readouterr()
+    return path
+
+
+# ------------------------------------------------------------------ silent wrong results
+def test_01_searcher_name_change_under_one_label_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = 'name = "x"\ntasks = ["branin"]\nseeds = 1\n[[searchers]]\nname = "{}"\nlabel = "mine"\n'
+    spec += "[budget]\nmax_evals = 3\n[run]\nworkers = 0\n"
+    (tmp_path / "a.toml").write_text(spec.format("random"))
+    (tmp_path / "b.toml").write_text(spec.format("gp-ei"))
+    path = tmp_path / "s.db"
+    assert main(["run", str(tmp_path / "a.toml"), "--store", str(path), "--no-progress"]) == 0
+    capsys.readouterr()
+    before = sha(path)
+    code, err = cli(["run", str(tmp_path / "b.toml"), "--store", str(path), "--no-progress"], capsys)
+    assert code == 2
+    line = one_line(err)
+    assert "another spec" in line and "gp-ei" in line and "random" in line
+    assert sha(path) == before
+
+
+def test_02_cache_key_fingerprints_the_task(tmp_path: Path) -> None:
+    branin = get_task("branin")
+    with pytest.raises(ValueError, match="built-in name.*'branin'"):
+
+        @hb.task(space=branin.space, name="branin")
+        def fake(config: Any, *, budget: Any, seed: int) -> float:
+            return 1000.0
+
+        hb.benchmark([fake], ["random"], seeds=1, max_evals=2, store=tmp_path / "a.db", progress=False)
+    assert not (tmp_path / "a.db").exists()
+
+    def first(config: Any, *, budget: Any, seed: int) -> float:
+        return 1.0
+
+    def edited(config: Any, *, budget: Any, seed: int) -> float:
+        return 2.0
+
+    path = tmp_path / "c.db"
+    for i, fn in enumerate((first, edited)):  # same name, same version, another function
+        task = hb.FunctionTask(fn, space=SPACE, name="my-task")
+        res = hb.benchmark([task], ["random"], seeds=1, max_evals=3, store=path, name=f"e{i}", cache=True)
+        df = res.trials
+        assert (df.objective == float(i + 1)).all() and not df.cached.any(), df
+    again = hb.FunctionTask(edited, space=SPACE, name="my-task")  # unchanged: the cache serves it
+    df = hb.benchmark([again], ["random"], seeds=1, max_evals=3, store=path, name="e2", cache=True).trials
+    assert df.cached.all() and (df.objective == 2.0).all()
+
+
+def test_03_trial_timeout_beyond_the_platform_timer_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "s.db"
+    code, err = cli([*RUN, "--trial-timeout", "1e10", "--store", str(path)], capsys)
+    assert code == 2 and "trial_timeout" in one_line(err) and "10000000000.0" in err
+    assert not path.exists()
+    with pytest.raises(ValueError, match="trial_timeout"):
+        RunOptions(trial_timeout=1e10)
+    with pytest.raises(ValueError, match="trial_timeout"):
+        hb.run_search("branin", "random", max_evals=1, trial_timeout=1e10)
+    records = hb.run_search("branin", "random", max_evals=2, trial_timeout=1e9)  # the largest: works
+    assert [r.status.value for r in records] == ["ok", "ok"]
+
+
+@pytest.mark.parametrize("value", ["0.25", True, np.bool_(True), {"objective": "0.3"}, b"1"])
+def test_04_only_real_numbers_are_objectives(value: Any) -> None:
+    task = hb.FunctionTask(lambda config, *, budget, seed: value, space=SPACE, name="odd")
+    (rec,) = hb.run_search(task, "random", max_evals=1)
+    assert rec.status.value == "failed" and rec.objective is None
+    assert "real number" in (rec.error or "")
+    ok = hb.FunctionTask(lambda config, *, budget, seed: np.float32(0.5), space=SPACE, name="fine")
+    assert hb.run_search(ok, "random", max_evals=1)[0].objective == 0.5
+
+
+# ------------------------------------------------------------ stranded experiments, lost work
+ODD_METRICS = {
+    "array": np.arange(3.0),
+    "nan_list": [1.0, float("nan")],
+    "raw": b"ab",
+    "when": datetime.datetime(2020, 1, 2, 3, 4, 5),
+    "thing": object(),
+}
+
+
+def odd_metrics(config: Any, *, budget: Any, seed: int) -> dict[str, Any]:
+    return {"objective": config["x"], **ODD_METRICS}
+
+
+def test_05_metrics_without_json_form_never_abort_the_experiment(tmp_path: Path) -> None:
+    task = hb.FunctionTask(odd_metrics, space=SPACE, name="odd-metrics")
+    res = hb.benchmark([task, "branin"], ["random"], seeds=1, max_evals=3, store=tmp_path / "s.db")
+    df = res.trials
+    assert len(df) == 6 and (df.status == "ok").all()
+    mine = df[df.task == "odd-metrics"].iloc[0]
+    assert mine["metric.array"] == [0.0, 1.0, 2.0]  # converted: lossless
+    assert mine["metric.nan_list"] == [1.0, None]  # NaN stored as None, as for a plain metric
+    assert mine["metric.when"] == "2020-01-02T03:04:05"
+    assert "metric.raw" not in df and "metric.thing" not in df
+    assert "metrics dropped" in mine.error and "'raw' (bytes)" in mine.error and "'thing'" in mine.error
+    assert df[df.task == "branin"].error.isna().all()
+
+
+def _interrupted(path: Path) -> None:
+    """An experiment stopped after 5 trials: gp-ei has 3 of its trials stored, random 2."""
+    res = hb.benchmark(
+        ["branin"],
+        ["gp-ei:n_init=2", "random"],
+        seeds=1,
+        max_evals=6,
+        store=path,
+        name="e",
+        on_trial=lambda ev: ev.trials_done < 5,
+    )
+    assert res.stopped
+
+
+def test_06_resume_that_this_build_cannot_replay_is_refused_before_any_write(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    _interrupted(path)
+    with sqlite3.connect(path) as con:  # as an older build left it: other proposals, schema 2
+        con.execute('UPDATE trials SET config=\'{"x1":0.0,"x2":0.0}\' WHERE run_id=1 AND trial=1')
+        con.execute("ALTER TABLE trials DROP COLUMN objectives")
+        con.execute("UPDATE hpbench_schema SET version=2")
+    with sqlite3.connect(path) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    before = sha(path)
+    with pytest.raises(ValueError, match=r"did not reproduce stored trial 1.*nothing was written.*--fresh"):
+        hb.benchmark(["branin"], ["gp-ei:n_init=2", "random"], seeds=1, max_evals=6, store=path, name="e")
+    assert sha(path) == before
+    with sqlite3.connect(path) as con:
+        assert con.execute("SELECT version FROM hpbench_schema").fetchone() == (2,)
+
+
+class TellBreaks(RandomSearch):
+    name = "tell-breaks"
+
+    def _tell(self, suggestion: Any, objective: Any) -> None:
+        if suggestion.trial_id == 2:
+            raise RuntimeError("tell broke")
+
+
+def test_07_a_failed_run_stays_failed_and_never_blocks_resume(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    for evals in (5, 5, 7):  # first run, plain resume, larger budget
+        res = hb.benchmark(["branin"], [TellBreaks, "random"], seeds=1, max_evals=evals, store=path, name="e")
+        runs = res.runs.set_index("searcher")
+        assert runs.loc["tell-breaks", "status"] == "failed" and runs.loc["tell-breaks", "n_trials"] == 3
+        assert "tell broke" in runs.loc["tell-breaks", "error"]
+        assert runs.loc["random", "status"] == "finished" and runs.loc["random", "n_trials"] == evals
+    # interrupted before its failure was recorded: the replay re-raises, that run fails alone
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE runs SET status='running', error=NULL WHERE searcher='tell-breaks'")
+    res = hb.benchmark(["branin"], [TellBreaks, "random"], seeds=1, max_evals=7, store=path, name="e")
+    runs = res.runs.set_index("searcher")
+    assert (
+        runs.loc["tell-breaks", "status"] == "failed"
+        and "raised in replay" in runs.loc["tell-breaks", "error"]
+    )
+
+
+LOCK_TASKS = """
+import os, time
+from pathlib import Path
+import hpbench as hb
+
+@hb.task(space={"x": hb.Float(0.0, 1.0)}, name="gated")
+def gated(config, *, budget, seed):
+    d = Path(os.environ["HPB_GATE"])
+    (d / "started").write_text("1")
+    while not (d / "go").exists():
+        time.sleep(0.01)
+    return config["x"]
+"""
+
+
+@pytest.fixture
+def gate_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    mods = tmp_path / "mods"
+    mods.mkdir()
+    (mods / "hpb_gate_tasks.py").write_text(LOCK_TASKS)
+    monkeypatch.syspath_prepend(str(mods))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(mods), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("HPB_GATE", str(tmp_path))
+    sys.modules.pop("hpb_gate_tasks", None)
+    import hpb_gate_tasks  # type: ignore[import-not-found]
+
+    yield hpb_gate_tasks
+    sys.modules.pop("hpb_gate_tasks", None)
+
+
+def test_08_a_second_process_on_one_experiment_is_refused_naming_the_first(
+    tmp_path: Path, gate_module: Any
+) -> None:
+    path = tmp_path / "s.db"
+    script = tmp_path / "first.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import hpbench as hb, hpb_gate_tasks
+        hb.benchmark([hpb_gate_tasks.gated], ["random"], seeds=1, max_evals=2, store={str(path)!r},
+                     name="e", progress=False)
+        """)
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stderr=subprocess.PIPE, text=True)
+    try:
+        while not (tmp_path / "started").exists():  # the first process is inside a trial
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            threading.Event().wait(0.01)
+        with pytest.raises(StoreError, match=rf"experiment 'e' is being run by pid {proc.pid} on "):
+            hb.benchmark([gate_module.gated], ["random"], seeds=1, max_evals=2, store=path, name="e")
+    finally:
+        (tmp_path / "go").write_text("1")
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    res = hb.benchmark([gate_module.gated], ["random"], seeds=1, max_evals=2, store=path, name="e")
+    assert len(res.trials) == 2  # the lock went with the first process; nothing duplicated
+    assert not list(tmp_path.glob("*.lock"))
+
+
+def test_08_run_creation_tolerates_a_run_created_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """INSERT ... ON CONFLICT: a run another writer created between our look-up and insert."""
+    s = Store(tmp_path / "s.db")
+    exp = s.create_experiment("e", {}, "0")
+    kw: dict[str, Any] = dict(task="t", task_version="1", task_info={}, searcher="r", searcher_name="random")
+    kw.update(searcher_params={}, seed=0, budget={}, versions={}, machine={})
+    first, _ = s.get_or_create_run(exp, **kw)
+    monkeypatch.setattr(Store, "find_run", lambda self, *a, **k: None)  # the look-up saw nothing
+    assert s.get_or_create_run(exp, **kw) == (first, "pending")
+    s.close()
+
+
+# --------------------------------------------------------------- item 9: one line, not a traceback
+def _no_trials_table(tmp_path: Path, good: Path) -> Path:
+    p = tmp_path / "no-trials.db"
+    with sqlite3.connect(good) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    p.write_bytes(good.read_bytes())
+    con = sqlite3.connect(p)
+    con.execute("DROP TABLE trials")
+    con.commit()
+    con.close()  # the last connection: its WAL is checkpointed into the file
+    return p
+
+
+def test_09_hostile_store_paths_give_one_line(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "afile").write_text("x")
+    os.symlink(tmp_path / "loop2", tmp_path / "loop1")
+    os.symlink(tmp_path / "loop1", tmp_path / "loop2")
+    os.symlink(tmp_path / "nowhere" / "x.db", tmp_path / "dangling")
+    broken = _no_trials_table(tmp_path, store)
+    cases = {
+        "no trials table": (str(broken), "without its table(s) trials"),
+        "below a file": (str(tmp_path / "afile" / "x.db"), "not a directory"),
+        "symlink loop": (str(tmp_path / "loop1"), "symlink"),
+        "dangling symlink": (str(tmp_path / "dangling"), "symlink"),
+    }
+    for what, (path, words) in cases.items():
+        before = sha(Path(path)) if Path(path).is_file() else None
+        code, err = cli([*RUN, "--store", path], capsys)
+        assert code == 2 and words in one_line(err), (what, err)
+        code, err = cli(["status", "--store", path], capsys)
+        assert code == 2 and one_line(err), (what, err)
+        if before is not None:
+            assert sha(Path(path)) == before, what
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_09_bad_output_paths_give_one_line(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "afile").write_text("x")
+    for args in (
+        ["report", "--store", str(store), "-o", str(tmp_path)],
+        ["export", "--store", str(store), "-o", str(tmp_path)],
+        ["export", "--store", str(store), "-o", str(tmp_path / "afile" / "x.csv")],
+        ["report", "--store", str(store), "-o", str(tmp_path / "afile" / "r.html")],
+    ):
+        code, err = cli(args, capsys)
+        assert code == 2 and "--output" in one_line(err), args
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_09_huge_counts_are_bounded_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "s.db"
+    code, err = cli([*RUN[:6], "1000000000", *RUN[7:], "--store", str(path)], capsys)
+    assert code == 2 and "seeds" in one_line(err) and "1000000000" in err
+    code, err = cli([*RUN[:4], "gp-ei:n_init=1000000000", *RUN[5:], "--store", str(path)], capsys)
+    assert code == 2 and "n_init <= 100000" in one_line(err)
+    with pytest.raises(ValueError, match=r"seeds: rule 'integers in \[0, 2\*\*63\)'"):
+        hb.benchmark(["branin"], ["random"], seeds=[10**30], max_evals=2, store=path)
+    assert not path.exists()
+
+
+def test_09_full_disk_while_runs_are_created_gives_one_line(
+    store: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with sqlite3.connect(store) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        pages = con.execute("PRAGMA page_count").fetchone()[0]
+    real = Store._pragmas
+
+    def full_now(self: Store) -> None:
+        real(self)
+        self.conn.execute(f"PRAGMA max_page_count = {pages}")
+
+    monkeypatch.setattr(Store, "_pragmas", full_now)
+    args = [*RUN[:6], "300", *RUN[7:], "--store", str(store), "--name", "many"]
+    code, err = cli(args, capsys)
+    monkeypatch.setattr(Store, "_pragmas", real)
+    assert code == 2 and "full" in one_line(err)
+    with sqlite3.connect(store) as con:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert len(load_results(store, "first")) == 2  # what was stored before is kept
+
+
+# ------------------------------------------------------------------ item 10: output files
+def test_10_report_path_is_checked_before_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "s.db"
+    code, err = cli([*RUN, "--store", str(path), "--report", str(tmp_path)], capsys)
+    assert code == 2 and "--report" in one_line(err)
+    assert not path.exists()  # refused before the run, not after it
+
+
+def test_10_a_failed_write_keeps_the_previous_file(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, csv = tmp_path / "r.html", tmp_path / "t.csv"
+    assert main(["report", "--store", str(store), "-o", str(out)]) == 0
+    assert main(["export", "--store", str(store), "-o", str(csv)]) == 0
+    capsys.readouterr()
+    before = {p: sha(p) for p in (out, csv)}
+
+    def disk_full(self: Path, *a: Any, **k: Any) -> None:
+        with open(self, "w") as fh:
+            fh.write("<half")
+        raise OSError(28, "No space left on device", str(self))
+
+    import pandas as pd
+
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    monkeypatch.setattr(pd.DataFrame, "to_csv", lambda self, p, **k: disk_full(Path(p)))
+    for args in (["report", "-o", str(out)], ["export", "-o", str(csv)]):
+        code, err = cli([*args, "--store", str(store)], capsys)
+        assert code == 2 and "No space left" in one_line(err), args
+    assert {p: sha(p) for p in (out, csv)} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temp left
+
+
+# ---------------------------------------------------------------------------- hangs
+def test_11_a_listener_that_is_not_dask_fails_within_the_timeout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("distributed")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    port = server.getsockname()[1]
+    try:
+        path = tmp_path / "s.db"
+        args = [*RUN[:-3], "--dask", f"tcp://127.0.0.1:{port}", "--no-progress", "--store", str(path)]
+        code, err = cli(args, capsys)  # before: hung for good in Dask's handshake
+        assert code == 2 and "no Dask handshake" in one_line(err)
+        assert not path.exists() and accepted
+    finally:
+        stop.set()
+        t.join()
+        for c in accepted:
+            c.close()
+        server.close()
