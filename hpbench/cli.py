@@ -119,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="local worker processes (default: one per core; 0 = evaluate in this process)",
     )
     r.add_argument("--dask", help="Dask scheduler address tcp://HOST:8786, or local:N for a LocalCluster")
+    r.add_argument(
+        "--virtual-workers",
+        type=_positive_int,
+        metavar="N",
+        help="simulate N workers on a virtual clock: trials run in this process and each takes its "
+        "predicted seconds (surrogate tasks) of simulated time; --max-seconds counts those",
+    )
     r.add_argument("--trial-timeout", type=_positive_float, help="seconds before a trial is stopped")
     r.add_argument(
         "--trials-per-run",
@@ -192,7 +199,14 @@ def _cmd_run(a: argparse.Namespace) -> int:
     from hpbench.budget import Budget
     from hpbench.experiment import content_name, run_experiment
     from hpbench.registry import get_searcher_class, task_names
-    from hpbench.spec import BenchmarkSpec, RunOptions, load_spec, parse_searcher, seeds_from
+    from hpbench.spec import (
+        BenchmarkSpec,
+        RunOptions,
+        check_virtual_workers,
+        load_spec,
+        parse_searcher,
+        seeds_from,
+    )
 
     for t in a.task:
         if t not in task_names():
@@ -240,9 +254,11 @@ def _cmd_run(a: argparse.Namespace) -> int:
             "trial_timeout": a.trial_timeout,
             "trials_per_run": a.trials_per_run,
             "store": a.store,
+            "virtual_workers": a.virtual_workers,
         }.items()
         if v is not None
     }
+    check_virtual_workers(overrides.get("virtual_workers", options.virtual_workers), a.workers)
     options = RunOptions(**{**options.__dict__, **overrides})
     command = "hpbench " + shlex.join(getattr(a, "argv", []))
     result = run_experiment(

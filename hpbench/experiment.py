@@ -33,8 +33,15 @@ from hpbench.registry import (
     register_task,
 )
 from hpbench.results.store import DEFAULT_STORE, Store, StoreError, load_results, load_runs
-from hpbench.runner import RunState, drive, split_seed
-from hpbench.spec import BenchmarkSpec, RunOptions, SearcherSpec, seeds_from, spec_differences
+from hpbench.runner import RunState, drive, drive_virtual, split_seed
+from hpbench.spec import (
+    BenchmarkSpec,
+    RunOptions,
+    SearcherSpec,
+    check_virtual_workers,
+    seeds_from,
+    spec_differences,
+)
 from hpbench.tasks.base import Task
 from hpbench.threads import one_thread
 
@@ -162,7 +169,9 @@ def run_experiment(
     name, existing, messages = _plan(path, spec, fresh)
     _say_synchronous(spec, options, say)
     _say_single_objective(spec, tasks, say)
-    executor = make_executor(workers=options.workers, dask=options.dask)
+    executor = make_executor(
+        workers=options.workers, dask=options.dask, virtual_workers=options.virtual_workers
+    )
     db: Store | None = None
     try:
         refs = {t: _task_ref(t, tasks[t], task_objects, executor) for t in tasks}
@@ -170,7 +179,8 @@ def run_experiment(
         exp_id, extend = _open_experiment(db, name, {**spec.to_dict(), "name": name}, command)
         for m in messages:
             say(m)
-        runs, seeds = _prepare_runs(db, exp_id, spec, tasks, refs, extend=extend)
+        replay = not executor.capabilities.virtual_time  # a virtual run is simulated again instead
+        runs, seeds = _prepare_runs(db, exp_id, spec, tasks, refs, extend=extend, replay=replay)
         try:
             todo = [r for r in runs if not r.finished]
             display = ProgressDisplay(todo, seeds, bar=progress, callback=on_trial)
@@ -203,22 +213,25 @@ def _drive_runs(
 ) -> None:
     """Drive the unfinished runs to their end and store each one's final status."""
     todo = [r for r in runs if not r.finished]
+    virtual = executor.capabilities.virtual_time  # each run alone on its own simulated workers
     per_run = options.trials_per_run or (
         1 if len(todo) >= executor.workers else -(-executor.workers // max(1, len(todo)))
     )
+    if virtual:
+        per_run = options.trials_per_run or executor.workers
     for r in todo:
         db.set_run_status(r.run_id, "running")  # type: ignore[arg-type]
     # The driver's own numerics (GP fits) get one BLAS thread when trials run in
     # worker processes, so they don't fight the workers for the cores.
     limits = _driver_thread_limit(executor.capabilities.local_processes)
     with limits, display as on_trial:
-        drive(
+        (drive_virtual if virtual else drive)(
             todo,
             executor,
             store=db,
             trials_per_run=per_run,
             trial_timeout=options.trial_timeout,
-            cache_scope=cache_scope,
+            cache_scope=False if virtual else cache_scope,  # a cached trial would bring real times
             on_trial=on_trial,
         )
     for r in todo:
@@ -403,10 +416,12 @@ def _prepare_runs(
     refs: Mapping[str, str | Task],
     *,
     extend: bool = False,
+    replay: bool = True,
 ) -> tuple[list[RunState], dict[int, int]]:
     """The experiment's runs (replayed from the store), and the seed of each (by ``id(run)``).
 
     With ``extend`` (a larger budget), every run takes the new budget and finished ones reopen.
+    Without ``replay``, unfinished runs start empty (``drive_virtual`` simulates them again).
     """
     versions, machine = environment_versions(), machine_info()
     runs = []
@@ -450,7 +465,7 @@ def _prepare_runs(
                 if status == "finished" and not extend:
                     run.finished = True
                 else:
-                    stored = db.run_trials(run_id)
+                    stored = db.run_trials(run_id) if replay else []
                     if stored:
                         run.replay(stored)
                 runs.append(run)
@@ -490,6 +505,7 @@ def benchmark(
     store: str | os.PathLike[str] = DEFAULT_STORE,
     workers: int = 0,
     dask: str | None = None,
+    virtual_workers: int | None = None,
     trial_timeout: float | None = None,
     fresh: bool = False,
     cache: bool = False,
@@ -516,6 +532,9 @@ def benchmark(
         store: path of the SQLite store.
         workers: worker processes (``0``: evaluate in this process).
         dask: a Dask scheduler address (``tcp://HOST:8786``) or ``local:N``.
+        virtual_workers: simulate this many workers on a virtual clock instead (trials run
+            in this process; each takes its ``Evaluation.seconds`` of simulated time, so
+            a surrogate task's study runs at the speed of lookup; see docs/surrogates.md).
         trial_timeout: seconds after which a trial is stopped and stored as ``timeout``.
         fresh: when an experiment of that name exists, start ``NAME-2`` instead of resuming.
         cache: reuse evaluations from other experiments in the same store.
@@ -552,7 +571,10 @@ def benchmark(
         seeds=seeds_from(seeds),
         budget=Budget(max_evals=max_evals, max_cost=max_cost, max_seconds=max_seconds),
     )
-    options = RunOptions(workers=workers, dask=dask, trial_timeout=trial_timeout)
+    check_virtual_workers(virtual_workers, workers)
+    options = RunOptions(
+        workers=workers, dask=dask, trial_timeout=trial_timeout, virtual_workers=virtual_workers
+    )
     return run_experiment(
         spec,
         options,
