@@ -11,9 +11,12 @@ import json
 import shlex
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from hpbench.results.store import DEFAULT_STORE, StoreError
+
+if TYPE_CHECKING:
+    from hpbench.spec import RunOptions
 
 __all__ = ["main"]
 
@@ -199,14 +202,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
     from hpbench.budget import Budget
     from hpbench.experiment import content_name, run_experiment
     from hpbench.registry import get_searcher_class, task_names
-    from hpbench.spec import (
-        BenchmarkSpec,
-        RunOptions,
-        check_virtual_workers,
-        load_spec,
-        parse_searcher,
-        seeds_from,
-    )
+    from hpbench.spec import BenchmarkSpec, RunOptions, load_spec, parse_searcher, seeds_from
 
     for t in a.task:
         if t not in task_names():
@@ -246,20 +242,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
 
         tasks = single_objective_names(spec.tasks, a.objective)
         spec = BenchmarkSpec(spec.name, tasks, spec.searchers, spec.seeds, spec.budget)
-    overrides: dict[str, Any] = {
-        k: v
-        for k, v in {
-            "workers": a.workers,
-            "dask": a.dask,
-            "trial_timeout": a.trial_timeout,
-            "trials_per_run": a.trials_per_run,
-            "store": a.store,
-            "virtual_workers": a.virtual_workers,
-        }.items()
-        if v is not None
-    }
-    check_virtual_workers(overrides.get("virtual_workers", options.virtual_workers), a.workers)
-    options = RunOptions(**{**options.__dict__, **overrides})
+    options = _run_options(a, options)
     command = "hpbench " + shlex.join(getattr(a, "argv", []))
     result = run_experiment(
         spec,
@@ -282,6 +265,16 @@ def _cmd_run(a: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _run_options(a: argparse.Namespace, options: RunOptions) -> RunOptions:
+    """The spec's ``RunOptions`` with the flags given on the command line over them."""
+    from hpbench.spec import RunOptions, check_virtual_workers
+
+    flags = ("workers", "dask", "trial_timeout", "trials_per_run", "store", "virtual_workers")
+    overrides = {k: getattr(a, k) for k in flags if getattr(a, k) is not None}
+    check_virtual_workers(overrides.get("virtual_workers", options.virtual_workers), a.workers)
+    return RunOptions(**{**options.__dict__, **overrides})
 
 
 def _max_cost(a: argparse.Namespace) -> float | None:
