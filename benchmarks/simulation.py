@@ -30,7 +30,7 @@ tables 1 and 2 are the same on any machine except for their wall times.
 Usage::
 
     python benchmarks/simulation.py [--seeds 20] [--max-cost 100] [--async-seeds 20]
-        [--throughput-trials 20000] [--repeats 3]
+        [--throughput-trials 20000] [--repeats 3] [--no-throughput]
 """
 
 from __future__ import annotations
@@ -245,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--async-seeds", type=int, default=20, help="seeds per cell of the asynchrony table")
     ap.add_argument("--throughput-trials", type=int, default=20000)
     ap.add_argument("--repeats", type=int, default=3, help="repeats of the throughput processes")
+    ap.add_argument("--no-throughput", action="store_true", help="skip table 3")
     a = ap.parse_args(argv)
     workers = min(2, os.cpu_count() or 1)
     with tempfile.TemporaryDirectory(prefix="hpbench-sim-") as folder:
@@ -252,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
             pooled = scale_table(a.seeds, a.max_cost, pool, folder)
             target = float(np.quantile(pooled, QUANTILE, method="inverted_cdf"))
             asynchrony_table(a.async_seeds, a.max_cost, target, len(pooled), pool)
-        throughput_table(a.throughput_trials, a.repeats, folder)
+        if not a.no_throughput:
+            throughput_table(a.throughput_trials, a.repeats, folder)
     return 0
 
 
