@@ -12,9 +12,12 @@ import shlex
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from hpbench.results.store import DEFAULT_STORE, StoreError
+
+if TYPE_CHECKING:
+    from hpbench.spec import RunOptions
 
 __all__ = ["main"]
 
@@ -120,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="local worker processes (default: one per core; 0 = evaluate in this process)",
     )
     r.add_argument("--dask", help="Dask scheduler address tcp://HOST:8786, or local:N for a LocalCluster")
+    r.add_argument(
+        "--virtual-workers",
+        type=_positive_int,
+        metavar="N",
+        help="simulate N workers on a virtual clock: trials run in this process and each takes its "
+        "predicted seconds (surrogate tasks) of simulated time; --max-seconds counts those",
+    )
     r.add_argument("--trial-timeout", type=_positive_float, help="seconds before a trial is stopped")
     r.add_argument(
         "--trials-per-run",
@@ -261,18 +271,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
 
         tasks = single_objective_names(spec.tasks, a.objective)
         spec = BenchmarkSpec(spec.name, tasks, spec.searchers, spec.seeds, spec.budget)
-    overrides: dict[str, Any] = {
-        k: v
-        for k, v in {
-            "workers": a.workers,
-            "dask": a.dask,
-            "trial_timeout": a.trial_timeout,
-            "trials_per_run": a.trials_per_run,
-            "store": a.store,
-        }.items()
-        if v is not None
-    }
-    options = RunOptions(**{**options.__dict__, **overrides})
+    options = _run_options(a, options)
     if a.report:
         from hpbench.results.output import check_output
 
@@ -299,6 +298,16 @@ def _cmd_run(a: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _run_options(a: argparse.Namespace, options: RunOptions) -> RunOptions:
+    """The spec's ``RunOptions`` with the flags given on the command line over them."""
+    from hpbench.spec import RunOptions, check_virtual_workers
+
+    flags = ("workers", "dask", "trial_timeout", "trials_per_run", "store", "virtual_workers")
+    overrides = {k: getattr(a, k) for k in flags if getattr(a, k) is not None}
+    check_virtual_workers(overrides.get("virtual_workers", options.virtual_workers), a.workers)
+    return RunOptions(**{**options.__dict__, **overrides})
 
 
 def _max_cost(a: argparse.Namespace) -> float | None:

@@ -42,8 +42,15 @@ from hpbench.results.store import (
     load_runs,
 )
 from hpbench.resume import PlannedRun, create_runs, plan_runs
-from hpbench.runner import RunState, drive
-from hpbench.spec import BenchmarkSpec, RunOptions, SearcherSpec, seeds_from, spec_differences
+from hpbench.runner import RunState, drive, drive_virtual
+from hpbench.spec import (
+    BenchmarkSpec,
+    RunOptions,
+    SearcherSpec,
+    check_virtual_workers,
+    seeds_from,
+    spec_differences,
+)
 from hpbench.tasks.base import Task
 from hpbench.threads import one_thread
 
@@ -174,16 +181,19 @@ def run_experiment(
     _say_synchronous(spec, options, say)
     _say_single_objective(spec, tasks, say)
     _say_max_evals_multi_fidelity(spec, say)
-    executor = make_executor(workers=options.workers, dask=options.dask)
+    executor = make_executor(
+        workers=options.workers, dask=options.dask, virtual_workers=options.virtual_workers
+    )
     held = contextlib.ExitStack()  # the experiment's lock, then the store: closed in reverse
     try:
         refs = {t: _task_ref(t, tasks[t], task_objects, executor) for t in tasks}
         held.enter_context(experiment_lock(path, name))  # one process per experiment, to the end
         versions = environment_versions()
         # Every stored run is replayed before the first write: one this build cannot
-        # reproduce is refused while the store is untouched.
+        # reproduce is refused while the store is untouched. A virtual run is simulated again.
         extends = _extends(path, name, spec)
-        planned = plan_runs(path, name, spec, tasks, refs, extend=extends, versions=versions)
+        replay = not executor.capabilities.virtual_time
+        planned = plan_runs(path, name, spec, tasks, refs, extend=extends, versions=versions, replay=replay)
         db = held.enter_context(Store(path))
         try:
             exp_id, extend = _open_experiment(db, name, {**spec.to_dict(), "name": name}, command)
@@ -247,22 +257,25 @@ def _drive_runs(
 ) -> None:
     """Drive the unfinished runs to their end; store each one's recommendation and final status."""
     todo = [r for r in runs if not r.finished]
+    virtual = executor.capabilities.virtual_time  # each run alone on its own simulated workers
     per_run = options.trials_per_run or (
         1 if len(todo) >= executor.workers else -(-executor.workers // max(1, len(todo)))
     )
+    if virtual:
+        per_run = options.trials_per_run or executor.workers
     for r in todo:
         db.set_run_status(r.run_id, "running")  # type: ignore[arg-type]
     # The driver's own numerics (GP fits) get one BLAS thread when trials run in
     # worker processes, so they don't fight the workers for the cores.
     limits = _driver_thread_limit(executor.capabilities.local_processes)
     with limits, display as on_trial:
-        drive(
+        (drive_virtual if virtual else drive)(
             todo,
             executor,
             store=db,
             trials_per_run=per_run,
             trial_timeout=options.trial_timeout,
-            cache_scope=cache_scope,
+            cache_scope=False if virtual else cache_scope,  # a cached trial would bring real times
             on_trial=on_trial,
         )
     for r in todo:
@@ -480,6 +493,7 @@ def benchmark(
     store: str | os.PathLike[str] = DEFAULT_STORE,
     workers: int = 0,
     dask: str | None = None,
+    virtual_workers: int | None = None,
     trial_timeout: float | None = None,
     fresh: bool = False,
     cache: bool = False,
@@ -506,6 +520,9 @@ def benchmark(
         store: path of the SQLite store.
         workers: worker processes (``0``: evaluate in this process).
         dask: a Dask scheduler address (``tcp://HOST:8786``) or ``local:N``.
+        virtual_workers: simulate this many workers on a virtual clock instead (trials run
+            in this process; each takes its ``Evaluation.seconds`` of simulated time, so
+            a surrogate task's study runs at the speed of lookup; see docs/surrogates.md).
         trial_timeout: seconds after which a trial is stopped and stored as ``timeout``.
         fresh: when an experiment of that name exists, start ``NAME-2`` instead of resuming.
         cache: reuse evaluations from other experiments in the same store.
@@ -535,7 +552,10 @@ def benchmark(
         seeds=seeds_from(seeds),
         budget=Budget(max_evals=max_evals, max_cost=max_cost, max_seconds=max_seconds),
     )
-    options = RunOptions(workers=workers, dask=dask, trial_timeout=trial_timeout)
+    check_virtual_workers(virtual_workers, workers)
+    options = RunOptions(
+        workers=workers, dask=dask, trial_timeout=trial_timeout, virtual_workers=virtual_workers
+    )
     return run_experiment(
         spec,
         options,

@@ -71,8 +71,13 @@ def _version_changes(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> str
     return f"recorded with other library versions ({', '.join(changed)})" if changed else "same versions"
 
 
-def _restore(run: RunState, row: StoredRun, ro: Store, extend: bool, versions: Mapping[str, Any]) -> None:
-    """Put a stored run in the state it was left in: finished, failed, or replayed."""
+def _restore(
+    run: RunState, row: StoredRun, ro: Store, extend: bool, versions: Mapping[str, Any], replay: bool
+) -> None:
+    """Put a stored run in the state it was left in: finished, failed, or replayed.
+
+    Without ``replay`` an unfinished run starts empty (``drive_virtual`` simulates it again).
+    """
     if row.status == "failed":
         run.finished = True
         run.error = row.error or "failed"
@@ -80,7 +85,7 @@ def _restore(run: RunState, row: StoredRun, ro: Store, extend: bool, versions: M
     if row.status == "finished" and not extend:
         run.finished = True
         return
-    stored = ro.run_trials(row.id)
+    stored = ro.run_trials(row.id) if replay else []
     if not stored:
         return
     try:
@@ -101,6 +106,7 @@ def plan_runs(
     *,
     extend: bool,
     versions: Mapping[str, Any],
+    replay: bool = True,
 ) -> list[PlannedRun]:
     """Every run of the experiment, each replayed from its stored trials; reads the store only.
 
@@ -117,7 +123,7 @@ def plan_runs(
                     row = None if ro is None else ro.find_run(exp_id, task=tname, searcher=s.label, seed=seed)
                     if row is not None and ro is not None:
                         run.run_id = row.id
-                        _restore(run, row, ro, extend, versions)
+                        _restore(run, row, ro, extend, versions, replay)
                     out.append(PlannedRun(run, tname, s, seed, None if row is None else row.status))
     finally:
         if ro is not None:

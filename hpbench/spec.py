@@ -11,7 +11,7 @@ A spec file::
     max_evals = 50
 
     [run]                          # how to execute; not part of the experiment's identity
-    workers = 2
+    workers = 2                    # or virtual_workers = 4: a virtual clock, trials in this process
     trial_timeout = 60
 
 ``[[searchers]]`` tables take ``name``, an optional ``label`` and the searcher's
@@ -37,7 +37,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["SearcherSpec", "BenchmarkSpec", "RunOptions", "load_spec", "parse_searcher", "spec_differences"]
+__all__ = [
+    "SearcherSpec",
+    "BenchmarkSpec",
+    "RunOptions",
+    "load_spec",
+    "parse_searcher",
+    "spec_differences",
+    "check_virtual_workers",
+]
 
 MAX_SEEDS = 100_000  # a count beyond this is a typo, and would fill memory with runs
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -182,8 +190,18 @@ class RunOptions:
     trial_timeout: float | None = None
     trials_per_run: int | None = None
     store: str | None = None
+    virtual_workers: int | None = None  # simulated workers on a virtual clock, trials in the driver
 
     def __post_init__(self) -> None:
+        v = self.virtual_workers
+        if v is not None:
+            if not is_integer(v) or v < 1:
+                raise ValueError(f"virtual_workers: rule 'integer >= 1' broken, got {v!r}")
+            if self.dask is not None:
+                raise ValueError(
+                    f"virtual_workers: rule 'not with dask (simulated workers run in this process)' "
+                    f"broken, got dask={self.dask!r}"
+                )
         w = self.workers
         if not is_integer(w) or w < 0:
             raise ValueError(f"workers: rule 'integer >= 0 (0 = in-process)' broken, got {w!r}")
@@ -198,6 +216,15 @@ class RunOptions:
         st = self.store
         if st is not None and (not isinstance(st, (str, os.PathLike)) or not str(st).strip()):
             raise TypeError(f"store: rule 'a non-empty file path' broken, got {st!r}")
+
+
+def check_virtual_workers(virtual_workers: Any, workers: Any) -> None:
+    """Simulated workers run in this process: refuse worker processes asked for beside them."""
+    if virtual_workers is not None and is_integer(workers) and workers > 0:
+        raise ValueError(
+            "virtual_workers: rule 'not with worker processes (trials run in this process; "
+            f"workers = 0 or unset)' broken, got workers={workers!r}"
+        )
 
 
 def seeds_from(value: Any) -> tuple[int, ...]:
@@ -220,7 +247,7 @@ def _budget_from(data: Any) -> Budget:
 
 
 _TOP_KEYS = {"name", "tasks", "searchers", "seeds", "budget", "run"}
-_RUN_KEYS = {"workers", "dask", "trial_timeout", "trials_per_run", "store"}
+_RUN_KEYS = {"workers", "dask", "trial_timeout", "trials_per_run", "store", "virtual_workers"}
 
 
 def load_spec(path: str | Path) -> tuple[BenchmarkSpec, RunOptions]:
@@ -260,6 +287,7 @@ def spec_from_dict(
     bad = set(run) - _RUN_KEYS
     if bad:
         raise ValueError(f"run: unknown key {sorted(bad)[0]!r} (known: {sorted(_RUN_KEYS)})")
+    check_virtual_workers(run.get("virtual_workers"), run.get("workers"))
     spec = BenchmarkSpec(
         name=data.get("name", default_name),
         tasks=tuple(tasks),

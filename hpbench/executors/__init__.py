@@ -7,7 +7,8 @@ store; they evaluate and return.
 
 Modules: ``base`` (the protocol, jobs, outcomes, errors), ``evaluate`` (one trial, with
 its deadline), ``inline`` (in the driver), ``pool`` (local processes and their worker
-protocol), ``dask_cluster`` (Dask), ``choice`` (which one a run gets).
+protocol), ``dask_cluster`` (Dask), ``virtual`` (N simulated workers on a virtual clock),
+``choice`` (which one a run gets).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from hpbench.executors.dask_cluster import DaskExecutor
 from hpbench.executors.evaluate import evaluate_trial
 from hpbench.executors.inline import InProcessExecutor
 from hpbench.executors.pool import WorkerPool
+from hpbench.executors.virtual import VirtualClockExecutor
 from hpbench.threads import limit_process_threads
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "Executor",
     "InProcessExecutor",
     "WorkerPool",
+    "VirtualClockExecutor",
     "DaskExecutor",
     "make_executor",
     "evaluate_trial",

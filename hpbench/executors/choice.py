@@ -9,8 +9,14 @@ from hpbench.executors.pool import WorkerPool
 __all__ = ["make_executor"]
 
 
-def make_executor(*, workers: int = 1, dask: str | None = None) -> Executor:
-    """``dask`` wins over ``workers``; ``workers=0`` means in the driver process."""
+def make_executor(
+    *, workers: int = 1, dask: str | None = None, virtual_workers: int | None = None
+) -> Executor:
+    """``virtual_workers`` (a virtual clock) wins, then ``dask``, then ``workers`` (0: in the driver)."""
+    if virtual_workers is not None:
+        from hpbench.executors.virtual import VirtualClockExecutor
+
+        return VirtualClockExecutor(virtual_workers)
     if dask:
         from hpbench.executors.dask_cluster import DaskExecutor
 

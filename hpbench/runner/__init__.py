@@ -8,8 +8,8 @@ every run is sequential and its trials depend only on its seed, never on the num
 of workers.
 
 Modules: ``state`` (one run: searcher, ledger, checkpoints, replay), ``driver`` (the
-loop in named steps). The accounting is ``hpbench.budget.RunBudget``; the cache is
-``hpbench.cache``.
+loop in named steps), ``virtual`` (runs on a virtual clock, one at a time). The
+accounting is ``hpbench.budget.RunBudget``; the cache is ``hpbench.cache``.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from hpbench.executors.base import Executor
 from hpbench.executors.inline import InProcessExecutor
 from hpbench.runner.driver import Driver, InFlight, drive
 from hpbench.runner.state import RunState
+from hpbench.runner.virtual import drive_virtual
 from hpbench.searchers.base import Searcher
 from hpbench.tasks.base import Task
 from hpbench.trial import TrialRecord
 
-__all__ = ["Budget", "RunState", "Driver", "InFlight", "run_search", "drive", "split_seed"]
+__all__ = ["Budget", "RunState", "Driver", "InFlight", "run_search", "drive", "drive_virtual", "split_seed"]
 
 
 def split_seed(seed: int) -> tuple[int, int]:

@@ -54,7 +54,7 @@ def _failed(fl: InFlight, reason: str, status: str = "failed", since: float | No
     return TrialOutcome(status, None, None, {}, None, reason[:2000], started, time.time(), "?")
 
 
-def _record(fl: InFlight, out: TrialOutcome, cost: float, cached: bool) -> TrialRecord:
+def _record(fl: InFlight, out: TrialOutcome, cost: float, cached: bool, virtual: bool) -> TrialRecord:
     s = fl.suggestion
     return TrialRecord(
         trial_id=s.trial_id,
@@ -67,7 +67,7 @@ def _record(fl: InFlight, out: TrialOutcome, cost: float, cached: bool) -> Trial
         error=out.error,
         started=out.started,
         finished=out.finished,
-        queued=fl.job.queued,
+        queued=out.started if virtual else fl.job.queued,  # a simulated trial starts when submitted
         worker=out.worker,
         cached=cached,
         continue_from=s.continue_from,
@@ -105,7 +105,7 @@ class Driver:
         caps = executor.capabilities
         self.executor, self.store, self.on_trial = executor, store, on_trial
         self.trials_per_run, self.trial_timeout = trials_per_run, trial_timeout
-        self.in_driver = caps.in_driver
+        self.in_driver, self.virtual = caps.in_driver, caps.virtual_time
         # A queued trial per worker hides the driver's latency; not with a trial timeout
         # (a queued trial's clock would start before it runs).
         prefetch = executor.workers if caps.prefetch and trial_timeout is None else 0
@@ -235,7 +235,7 @@ class Driver:
     def finish(self, fl: InFlight, out: TrialOutcome, cached: bool = False) -> None:
         """Record, commit, keep the checkpoint, tell the searcher, show progress."""
         run, s = fl.run, fl.suggestion
-        rec = _record(fl, out, run.ledger.settle(s.trial_id, out.cost), cached)
+        rec = _record(fl, out, run.ledger.settle(s.trial_id, out.cost), cached, self.virtual)
         ok = rec.status is TrialStatus.OK
         if self.store is not None and run.run_id is not None:
             key = fl.key if ok else None
