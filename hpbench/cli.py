@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from hpbench.results.store import DEFAULT_STORE, StoreError
 
 if TYPE_CHECKING:
-    from hpbench.spec import RunOptions
+    from hpbench.spec import BenchmarkSpec, RunOptions
 
 __all__ = ["main"]
 
@@ -228,8 +228,48 @@ def _cmd_calibrate(a: argparse.Namespace) -> int:
 
 
 def _cmd_run(a: argparse.Namespace) -> int:
+    from hpbench.experiment import run_experiment
+
+    spec, options = _run_spec(a)
+    if a.objective is not None:
+        from hpbench.registry import single_objective_names
+        from hpbench.spec import BenchmarkSpec
+
+        tasks = single_objective_names(spec.tasks, a.objective)
+        spec = BenchmarkSpec(spec.name, tasks, spec.searchers, spec.seeds, spec.budget)
+    options = _run_options(a, options)
+    if a.report:
+        from hpbench.results.output import check_output
+
+        check_output("--report", a.report)  # now, not after the whole run
+    command = "hpbench " + shlex.join(getattr(a, "argv", []))
+    result = run_experiment(
+        spec,
+        options,
+        fresh=a.fresh,
+        cache=a.cache,
+        progress=False if a.no_progress else None,
+        command=command,
+    )
+    df = result.trials
+    n_ok = int((df.status == "ok").sum())
+    print(f"experiment {result.name!r}: {len(df)} trials stored ({n_ok} ok) in {result.store}")
+    if a.report:
+        path = result.report(a.report)
+        print(f"report written to {path}")
+    failed = int((result.runs.status == "failed").sum())
+    if failed:
+        print(
+            f"hpbench: {failed} run(s) failed (their searcher raised); see `hpbench status`", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
+def _run_spec(a: argparse.Namespace) -> tuple[BenchmarkSpec, RunOptions]:
+    """The experiment ``run`` was asked for: from the spec file, or from the flags."""
     from hpbench.budget import Budget
-    from hpbench.experiment import content_name, run_experiment
+    from hpbench.experiment import content_name
     from hpbench.registry import get_searcher_class, task_names
     from hpbench.spec import BenchmarkSpec, RunOptions, load_spec, parse_searcher, seeds_from
 
@@ -266,38 +306,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
             print(f"experiment {name!r} (named from its tasks, searchers and seeds; --name NAME to choose)")
         spec = BenchmarkSpec(name=name, tasks=tuple(a.task), searchers=searchers, seeds=seeds, budget=budget)
         options = RunOptions()
-    if a.objective is not None:
-        from hpbench.registry import single_objective_names
-
-        tasks = single_objective_names(spec.tasks, a.objective)
-        spec = BenchmarkSpec(spec.name, tasks, spec.searchers, spec.seeds, spec.budget)
-    options = _run_options(a, options)
-    if a.report:
-        from hpbench.results.output import check_output
-
-        check_output("--report", a.report)  # now, not after the whole run
-    command = "hpbench " + shlex.join(getattr(a, "argv", []))
-    result = run_experiment(
-        spec,
-        options,
-        fresh=a.fresh,
-        cache=a.cache,
-        progress=False if a.no_progress else None,
-        command=command,
-    )
-    df = result.trials
-    n_ok = int((df.status == "ok").sum())
-    print(f"experiment {result.name!r}: {len(df)} trials stored ({n_ok} ok) in {result.store}")
-    if a.report:
-        path = result.report(a.report)
-        print(f"report written to {path}")
-    failed = int((result.runs.status == "failed").sum())
-    if failed:
-        print(
-            f"hpbench: {failed} run(s) failed (their searcher raised); see `hpbench status`", file=sys.stderr
-        )
-        return 1
-    return 0
+    return spec, options
 
 
 def _run_options(a: argparse.Namespace, options: RunOptions) -> RunOptions:

@@ -136,6 +136,29 @@ def _validate(spec: BenchmarkSpec, tasks: Mapping[str, Task]) -> None:
 _DEFAULT_OPTIONS = RunOptions()
 
 
+def _check_before_writing(
+    spec: BenchmarkSpec,
+    options: RunOptions,
+    tasks: Mapping[str, Task],
+    store: str | os.PathLike[str] | None,
+    fresh: bool,
+    say: Callable[[str], None],
+) -> tuple[str, str, bool, list[str]]:
+    """The store's path, the experiment's name, whether it exists, and the messages to show.
+
+    Everything that can refuse the run is checked before the first write: the store
+    (read-only) and the experiment's spec here, then the executor (an unreachable scheduler).
+    """
+    path = str(store if store is not None else options.store or DEFAULT_STORE)
+    if not path.strip():
+        raise ValueError(f"store: rule 'a non-empty file path' broken, got {path!r}")
+    name, existing, messages = _plan(path, spec, fresh)
+    _say_synchronous(spec, options, say)
+    _say_single_objective(spec, tasks, say)
+    _say_max_evals_multi_fidelity(spec, say)
+    return path, name, existing, messages
+
+
 def run_experiment(
     spec: BenchmarkSpec,
     options: RunOptions = _DEFAULT_OPTIONS,
@@ -172,15 +195,7 @@ def run_experiment(
     task_objects = dict(task_objects or {})
     tasks = {name: task_objects[name] if name in task_objects else get_task(name) for name in spec.tasks}
     _validate(spec, tasks)
-    path = str(store if store is not None else options.store or DEFAULT_STORE)
-    if not path.strip():
-        raise ValueError(f"store: rule 'a non-empty file path' broken, got {path!r}")
-    # Everything that can refuse the run is checked before the first write: the store
-    # (read-only), the experiment's spec, then the executor (an unreachable scheduler).
-    name, existing, messages = _plan(path, spec, fresh)
-    _say_synchronous(spec, options, say)
-    _say_single_objective(spec, tasks, say)
-    _say_max_evals_multi_fidelity(spec, say)
+    path, name, existing, messages = _check_before_writing(spec, options, tasks, store, fresh, say)
     executor = make_executor(
         workers=options.workers, dask=options.dask, virtual_workers=options.virtual_workers
     )
@@ -199,8 +214,7 @@ def run_experiment(
             exp_id, extend = _open_experiment(db, name, {**spec.to_dict(), "name": name}, command)
             for m in messages + _failed_before(planned):
                 say(m)
-            info = {t: _task_info(task) for t, task in tasks.items()}
-            machine = machine_info()
+            info, machine = {t: _task_info(task) for t, task in tasks.items()}, machine_info()
             create_runs(db, exp_id, planned, spec, info, extend=extend, versions=versions, machine=machine)
             runs, seeds = [p.run for p in planned], {id(p.run): p.seed for p in planned}
             todo = [r for r in runs if not r.finished]
@@ -513,8 +527,7 @@ def benchmark(
         seeds: a number N (seeds 0..N-1) or the list of seeds.
         max_evals: evaluations per run. Give at least one of the three limits; a run
             stops at whichever comes first.
-        max_cost: cost per run, in full-fidelity evaluations (a trial at a third of the
-            top fidelity costs about a third).
+        max_cost: cost per run in full-fidelity evaluations: (b - a + c0) / (R + c0) a trial.
         max_seconds: compute seconds per run (its trials' run times plus the searcher's).
         name: experiment name in the store.
         store: path of the SQLite store.
@@ -541,10 +554,7 @@ def benchmark(
     """
     from hpbench.api import as_searcher_spec
 
-    for what, given in (("tasks", tasks), ("searchers", searchers)):
-        if isinstance(given, (str, Task, Mapping)):
-            raise TypeError(f"{what}: rule 'a list' broken, got {given!r} (write [{given!r}])")
-    names, task_objects = _task_names(tasks)
+    names, task_objects = _task_names(tasks, searchers)
     spec = BenchmarkSpec(
         name=name,
         tasks=tuple(names),
@@ -553,9 +563,7 @@ def benchmark(
         budget=Budget(max_evals=max_evals, max_cost=max_cost, max_seconds=max_seconds),
     )
     check_virtual_workers(virtual_workers, workers)
-    options = RunOptions(
-        workers=workers, dask=dask, trial_timeout=trial_timeout, virtual_workers=virtual_workers
-    )
+    options = RunOptions(workers, dask, trial_timeout, virtual_workers=virtual_workers)
     return run_experiment(
         spec,
         options,
@@ -569,8 +577,16 @@ def benchmark(
     )
 
 
-def _task_names(tasks: Sequence[str | Task]) -> tuple[list[str], dict[str, Task]]:
+def _check_lists(**given: Any) -> None:
+    """A lone name, task or searcher where a list belongs is refused (not iterated)."""
+    for what, value in given.items():
+        if isinstance(value, (str, Task, Mapping)):
+            raise TypeError(f"{what}: rule 'a list' broken, got {value!r} (write [{value!r}])")
+
+
+def _task_names(tasks: Sequence[str | Task], searchers: Sequence[Any]) -> tuple[list[str], dict[str, Task]]:
     """The names of ``benchmark``'s tasks, and its ``Task`` objects by name (registered on the way)."""
+    _check_lists(tasks=tasks, searchers=searchers)
     task_objects: dict[str, Task] = {}
     names = []
     for t in tasks:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -91,7 +89,9 @@ def test_retry_locked_is_bounded_and_only_for_locks(monkeypatch: pytest.MonkeyPa
     assert sleeps == []
 
 
-def test_writer_waits_for_a_lock_held_by_another_connection(tmp_path: Path) -> None:
+def test_writer_waits_for_a_lock_held_by_another_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "s.db"
     store = Store(path)
     exp = store.create_experiment("e", {"x": 1}, "0")
@@ -110,11 +110,17 @@ def test_writer_waits_for_a_lock_held_by_another_connection(tmp_path: Path) -> N
     )
     other = sqlite3.connect(path, isolation_level=None, timeout=0.01, check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")
-    threading.Timer(0.8, lambda: other.execute("COMMIT")).start()
     store.conn.execute("PRAGMA busy_timeout = 10")  # make SQLite give up fast, so _retry_locked works
-    t0 = time.time()
+    waits: list[float] = []
+
+    def release_on_second_wait(seconds: float) -> None:  # the other writer commits while we wait
+        waits.append(seconds)
+        if len(waits) == 2:
+            other.execute("COMMIT")
+
+    monkeypatch.setattr(store_mod.time, "sleep", release_on_second_wait)
     store.add_trial(run_id, TrialRecord(0, {"x": 1.0}, None, TrialStatus.OK, 1.0, 1.0))
-    assert time.time() - t0 >= 0.5
+    assert len(waits) == 2  # refused twice while the other writer held the lock, then written
     assert len(store.run_trials(run_id)) == 1
     store.close()
     other.close()

@@ -13,7 +13,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,10 @@ import hpbench as hb
 def pid_sleep(config, *, budget, seed):
     """Writes its pid to $HPB_DIR, then sleeps $HPB_SLEEP seconds: a test can kill it mid-trial."""
     d = pathlib.Path(os.environ["HPB_DIR"])
+    before = len(list(d.glob("pid-*")))  # the first $HPB_QUICK trials do not sleep
     (d / f"pid-{os.getpid()}-{time.time_ns()}").write_text(str(os.getpid()))
-    time.sleep(float(os.environ.get("HPB_SLEEP", "1")))
+    if before >= int(os.environ.get("HPB_QUICK", "0")):
+        time.sleep(float(os.environ.get("HPB_SLEEP", "1")))
     return config["x"]
 
 @hb.task(space={"x": hb.Float(0.0, 1.0)}, name="suicide")
@@ -71,6 +73,22 @@ def _kill_first_worker(tmp_path: Path, killed: list[int], timeout: float = 60.0)
             killed.append(pid)
             return
         time.sleep(0.02)
+
+
+def _wait_for(what: str, done: Callable[[], bool], timeout: float = 120.0) -> None:
+    """Poll until ``done()`` (an event: a file written, a process gone); fail after ``timeout``."""
+    t0 = time.monotonic()
+    while not done():
+        assert time.monotonic() - t0 < timeout, f"never happened: {what}"
+        time.sleep(0.02)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 def _key(df: pd.DataFrame) -> pd.DataFrame:
@@ -120,13 +138,11 @@ def test_shutdown_cancel_kills_workers(tasks_module: Any) -> None:
     pool = WorkerPool(1)
     try:
         fut = pool.submit(TrialJob(tasks_module.pid_sleep, {"x": 0.1}, None, 0))
-        time.sleep(0.5)
+        _wait_for("the trial started", lambda: any(Path(os.environ["HPB_DIR"]).glob("pid-*")))
         pids = pool.worker_pids()
-        t0 = time.time()
-        pool.shutdown(cancel=True)
+        pool.shutdown(cancel=True)  # the trial sleeps 30 s: only a kill ends it
     finally:
         os.environ.pop("HPB_SLEEP", None)
-    assert time.time() - t0 < 10
     assert fut.done()
     for pid in pids:
         with pytest.raises(ProcessLookupError):
@@ -277,19 +293,19 @@ def test_sigint_stops_cleanly_and_closes_the_cluster(tasks_module: Any, tmp_path
                            "--no-progress"]))
     """)
     )
-    env = {**os.environ, "HPB_SLEEP": "0.3"}
+    # The first 4 trials return at once, every later one sleeps 600 s: once 6 have started,
+    # 4 are finished and 2 are in flight however loaded the machine, so the run cannot end
+    # before the signal.
+    env = {**os.environ, "HPB_SLEEP": "600", "HPB_QUICK": "4"}
     proc = subprocess.Popen([sys.executable, str(script)], env=env, stderr=subprocess.PIPE, text=True)
-    t0 = time.time()
-    while len(list(tmp_path.glob("pid-*"))) < 6 and time.time() - t0 < 60:
-        time.sleep(0.05)
+    _wait_for("6 trials started", lambda: len(list(tmp_path.glob("pid-*"))) >= 6 or proc.poll() is not None)
+    assert proc.poll() is None, proc.communicate()[1]
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted" in err.strip().splitlines()[-1]
-    time.sleep(1.0)
     for pid in {int(p.read_text()) for p in tmp_path.glob("pid-*")}:
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+        _wait_for(f"worker {pid} gone", lambda pid=pid: _gone(pid), timeout=60)
     from hpbench.results.store import load_results, load_runs
 
     df = load_results(tmp_path / "s.db")
