@@ -154,12 +154,12 @@ def test_synchronous_hyperband_waits_for_its_rung() -> None:
 
 
 # --------------------------------------------------------------- experiments, API, CLI
-def _bench(store: Path, **kw: Any) -> Any:
+def _bench(store: Path, *, max_cost: float = 6, **kw: Any) -> Any:
     return hb.benchmark(
         [HASHED_MF],
         ["asha", "random"],
         seeds=2,
-        max_cost=6,
+        max_cost=max_cost,
         store=store,
         name="vc",
         virtual_workers=3,
@@ -206,16 +206,7 @@ def test_a_resumed_or_extended_run_is_simulated_again_and_ends_as_if_never_stopp
     resumed = _bench(store).trials[cols].sort_values(["run_id", "trial"]).reset_index(drop=True)
     whole = _bench(tmp_path / "w.db").trials[cols].sort_values(["run_id", "trial"]).reset_index(drop=True)
     assert resumed.equals(whole)  # no trial stored twice, none different
-    more = hb.benchmark(
-        [HASHED_MF],
-        ["asha", "random"],
-        seeds=2,
-        max_cost=9,
-        store=store,
-        name="vc",
-        virtual_workers=3,
-        progress=False,
-    ).trials
+    more = _bench(store, max_cost=9).trials
     assert len(more) > len(whole) and not more.duplicated(["run_id", "trial"]).any()
 
 
