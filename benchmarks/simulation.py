@@ -1,6 +1,6 @@
 """Benchmarks at the speed of lookup: surrogate tasks on a virtual clock (issue 15), in one run.
 
-Three tables:
+Four tables:
 
 1. **Scale.** ``random``, ``gp-ei``, ``sh``, ``hyperband``, ``asha``, ``optuna-tpe`` x
    ``--seeds`` seeds x ``--max-cost`` full-fidelity evaluations (FFE) on
@@ -17,7 +17,13 @@ Three tables:
    ``benchmarks/multifidelity.py``: the 0.05-quantile of the top-fidelity objectives of the
    random-search runs of table 1, pooled. Median over seeds (``> end`` when half or more
    never reached it), and how many did.
-3. **Throughput.** Whole processes, timed from the outside: ``python -m hpbench run`` on
+3. **Fidelity of the replay.** The shipped surrogate's held-out Spearman correlation per
+   fidelity level (``hpbench.surrogate.quality.measure_quality``, 5 folds; the model choice
+   is ``benchmarks/surrogates.py``), then the same six searchers on the real ``mlp-digits``
+   (real training, in-process, one trial at a time) and on ``mlp-digits-surrogate`` with
+   ``--fidelity-seeds`` seeds 0.. and ``--fidelity-cost`` FFE each: median final incumbent
+   and seed-paired mean rank on both, and Kendall's tau between the two rankings.
+4. **Throughput.** Whole processes, timed from the outside: ``python -m hpbench run`` on
    ``branin`` with random search (the CLI default executor, then ``--workers 0`` and
    ``--virtual-workers 1``; a fresh store each) against a script running Optuna's
    in-memory ``RandomSampler`` on the same function, same number of trials, interleaved
@@ -25,11 +31,12 @@ Three tables:
 
 Seeds: run seed ``k`` is split into searcher and task seeds (``hpbench.runner.split_seed``);
 every searcher sees the same task seeds. The surrogate is deterministic under them, so
-tables 1 and 2 are the same on any machine except for their wall times.
+tables 1, 2 and the surrogate half of 3 are the same on any machine except for their wall times.
 
 Usage::
 
     python benchmarks/simulation.py [--seeds 20] [--max-cost 100] [--async-seeds 20]
+        [--fidelity-seeds 5] [--fidelity-cost 8] [--no-fidelity]
         [--throughput-trials 20000] [--repeats 3] [--no-throughput]
 """
 
@@ -185,6 +192,71 @@ def asynchrony_table(seeds: int, max_cost: float, target: float, n_pool: int, po
         print(f"{w:>8}{cells}{ratio:>11}")
 
 
+# ---------------------------------------------------------------------------- fidelity
+REAL_TASK = "mlp-digits"
+
+
+def _final(task_name: str, searcher: str, seed: int, max_cost: float) -> float:
+    """Final incumbent (best top-fidelity validation objective, inf if none) of one in-process run."""
+    task = get_task(task_name)
+    assert task.fidelity is not None
+    s_seed, t_seed = split_seed(seed)
+    s = make_searcher(searcher, space=task.space, fidelity=task.fidelity, seed=s_seed)
+    records = run_search(task, s, budget=Budget(max_cost=max_cost), task_seed=t_seed)
+    top = task.fidelity.high
+    values = [
+        r.objective
+        for r in records
+        if r.status is TrialStatus.OK and r.budget == top and r.objective is not None
+    ]
+    return min(values, default=math.inf)
+
+
+def mean_ranks(finals: dict[tuple[str, int], float], seeds: int) -> dict[str, float]:
+    """Seed-paired mean rank of each searcher (rank 1 = lowest final; ties averaged)."""
+    from scipy.stats import rankdata
+
+    table = np.array([[finals[(s, k)] for s in SEARCHERS] for k in range(seeds)])
+    ranks = np.vstack([rankdata(row) for row in table])
+    return dict(zip(SEARCHERS, ranks.mean(axis=0).tolist()))
+
+
+def fidelity_table(seeds: int, max_cost: float, pool: cf.Executor) -> None:
+    """Print table 3: the surrogate's held-out Spearman per level, and its ranking of the
+    searchers against the ranking on the real task (Kendall's tau), same seeds and budget."""
+    from scipy.stats import kendalltau
+
+    from hpbench.surrogate.builtin import recording_path
+    from hpbench.surrogate.quality import measure_quality
+    from hpbench.surrogate.recording import Recording
+
+    quality = measure_quality(Recording.load(recording_path(REAL_TASK)))
+    print(f"\n## Fidelity of the replay: {TASK} against {REAL_TASK}")
+    print(
+        "held-out Spearman (5 folds) per level: "
+        + ", ".join(
+            f"{lvl} {rho:.3f}" if rho is not None else f"{lvl} n/a"
+            for lvl, rho in quality["spearman"].items()
+        )
+    )
+    jobs = [(t, s, k) for t in (REAL_TASK, TASK) for s in SEARCHERS for k in range(seeds)]
+    jobs.sort(key=lambda j: j[0] != REAL_TASK)  # real training first
+    t0 = time.perf_counter()
+    finals = list(pool.map(_final, *zip(*jobs), [max_cost] * len(jobs)))
+    wall = time.perf_counter() - t0
+    by_task = {t: {(s, k): v for (tt, s, k), v in zip(jobs, finals) if tt == t} for t in (REAL_TASK, TASK)}
+    ranks = {t: mean_ranks(by_task[t], seeds) for t in by_task}
+    print(f"ranking at max_cost {max_cost:g} FFE, seeds 0..{seeds - 1} on both ({wall:.0f} s wall):")
+    print(f"{'searcher':<12}{'real median':>13}{'real rank':>11}{'surr. median':>14}{'surr. rank':>12}")
+    for s in SEARCHERS:
+        med = {t: float(np.median([by_task[t][(s, k)] for k in range(seeds)])) for t in by_task}
+        print(
+            f"{s:<12}{med[REAL_TASK]:>13.4f}{ranks[REAL_TASK][s]:>11.2f}{med[TASK]:>14.4f}{ranks[TASK][s]:>12.2f}"
+        )
+    tau = kendalltau([ranks[REAL_TASK][s] for s in SEARCHERS], [ranks[TASK][s] for s in SEARCHERS])
+    print(f"Kendall's tau of the mean ranks, surrogate vs real: {tau.statistic:.3f} (p = {tau.pvalue:.3f})")
+
+
 # -------------------------------------------------------------------------- throughput
 _OPTUNA = """
 import math, sys, optuna
@@ -206,7 +278,7 @@ def _timed(cmd: list[str]) -> float:
 
 
 def throughput_table(trials: int, repeats: int, folder: str) -> None:
-    """Print table 3: whole-process trials per second, hpbench CLI against Optuna in memory."""
+    """Print table 4: whole-process trials per second, hpbench CLI against Optuna in memory."""
     py = sys.executable
     cli = [py, "-m", "hpbench", "run", "--task", "branin", "--searcher", "random", "--seeds", "1"]
     cli += ["--max-evals", str(trials), "--no-progress", "--name", "tp"]
@@ -218,7 +290,7 @@ def throughput_table(trials: int, repeats: int, folder: str) -> None:
     }
     times: dict[str, list[float]] = {k: [] for k in loops}
     for rep in range(repeats):
-        for name, extra in loops.items():
+        for k, (name, extra) in enumerate(loops.items()):
             if extra is None:
                 cmd = [py, "-c", _OPTUNA, str(trials)]
             else:
@@ -226,7 +298,7 @@ def throughput_table(trials: int, repeats: int, folder: str) -> None:
                     *cli,
                     *extra,
                     "--store",
-                    str(Path(folder) / f"tp-{rep}-{len(times[name])}-{len(extra)}.db"),
+                    str(Path(folder) / f"tp-{rep}-{k}.db"),  # a fresh store for every process
                 ]
             times[name].append(_timed(cmd))
     print(f"\n## Throughput: branin, random search, {trials} trials, whole process (median of {repeats})")
@@ -245,7 +317,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--async-seeds", type=int, default=20, help="seeds per cell of the asynchrony table")
     ap.add_argument("--throughput-trials", type=int, default=20000)
     ap.add_argument("--repeats", type=int, default=3, help="repeats of the throughput processes")
-    ap.add_argument("--no-throughput", action="store_true", help="skip table 3")
+    ap.add_argument("--fidelity-seeds", type=int, default=5, help="seeds of the real-vs-surrogate ranking")
+    ap.add_argument("--fidelity-cost", type=float, default=8.0, help="FFE per run of that ranking")
+    ap.add_argument("--no-fidelity", action="store_true", help="skip table 3 (it trains the real task)")
+    ap.add_argument("--no-throughput", action="store_true", help="skip table 4")
     a = ap.parse_args(argv)
     workers = min(2, os.cpu_count() or 1)
     with tempfile.TemporaryDirectory(prefix="hpbench-sim-") as folder:
@@ -253,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
             pooled = scale_table(a.seeds, a.max_cost, pool, folder)
             target = float(np.quantile(pooled, QUANTILE, method="inverted_cdf"))
             asynchrony_table(a.async_seeds, a.max_cost, target, len(pooled), pool)
+            if not a.no_fidelity:
+                fidelity_table(a.fidelity_seeds, a.fidelity_cost, pool)
         if not a.no_throughput:
             throughput_table(a.throughput_trials, a.repeats, folder)
     return 0

@@ -120,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--workers",
         type=_positive_int,
-        help="local worker processes (default: one per core; 0 = evaluate in this process)",
+        help="local worker processes (default: one per core, or 0 when every task is instant and no "
+        "--trial-timeout is set; 0 = evaluate in this process)",
     )
     r.add_argument("--dask", help="Dask scheduler address tcp://HOST:8786, or local:N for a LocalCluster")
     r.add_argument(
@@ -251,13 +252,11 @@ def _cmd_run(a: argparse.Namespace) -> int:
         progress=False if a.no_progress else None,
         command=command,
     )
-    df = result.trials
-    n_ok = int((df.status == "ok").sum())
-    print(f"experiment {result.name!r}: {len(df)} trials stored ({n_ok} ok) in {result.store}")
+    n, n_ok, failed = result.counts()
+    print(f"experiment {result.name!r}: {n} trials stored ({n_ok} ok) in {result.store}")
     if a.report:
         path = result.report(a.report)
         print(f"report written to {path}")
-    failed = int((result.runs.status == "failed").sum())
     if failed:
         print(
             f"hpbench: {failed} run(s) failed (their searcher raised); see `hpbench status`", file=sys.stderr

@@ -18,13 +18,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 from hpbench import registry
 from hpbench.budget import Budget
 from hpbench.executors import Executor, make_executor
+from hpbench.executors.choice import auto_workers
 from hpbench.progress import ProgressDisplay, StopExperiment, TrialEvent
 from hpbench.registry import (
     get_searcher_class,
@@ -108,6 +110,11 @@ class ExperimentResult:
     @property
     def runs(self) -> pd.DataFrame:
         return load_runs(self.store, self.name)
+
+    def counts(self) -> tuple[int, int, int]:
+        """``(trials, ok trials, failed runs)``, read from the store without pandas."""
+        with Store(self.store, readonly=True) as store:
+            return store.experiment_counts(self.name)
 
     def report(self, path: str | os.PathLike[str] = "results/report.html") -> Path:
         """Write the HTML report of this experiment."""
@@ -197,7 +204,9 @@ def run_experiment(
     _validate(spec, tasks)
     path, name, existing, messages = _check_before_writing(spec, options, tasks, store, fresh, say)
     executor = make_executor(
-        workers=options.workers, dask=options.dask, virtual_workers=options.virtual_workers
+        workers=auto_workers(options.workers, tasks.values(), options.trial_timeout),
+        dask=options.dask,
+        virtual_workers=options.virtual_workers,
     )
     held = contextlib.ExitStack()  # the experiment's lock, then the store: closed in reverse
     try:

@@ -185,7 +185,8 @@ class BenchmarkSpec:
 class RunOptions:
     """How to execute; may change between a run and its resume."""
 
-    workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # one process per core
+    # None: one process per core, or this process when every task is instant (executors.choice)
+    workers: int | None = None
     dask: str | None = None
     trial_timeout: float | None = None
     trials_per_run: int | None = None
@@ -203,7 +204,7 @@ class RunOptions:
                     f"broken, got dask={self.dask!r}"
                 )
         w = self.workers
-        if not is_integer(w) or w < 0:
+        if w is not None and (not is_integer(w) or w < 0):
             raise ValueError(f"workers: rule 'integer >= 0 (0 = in-process)' broken, got {w!r}")
         check_trial_timeout(self.trial_timeout)
         k = self.trials_per_run

@@ -331,3 +331,32 @@ def test_dask_executor_restores_global_state_at_shutdown(monkeypatch: pytest.Mon
         ex.shutdown()
     assert [dask.config.get(k) for k in keys] == before
     assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "12345"
+
+
+# ------------------------------------------------------------------ default executor
+def test_auto_workers_runs_instant_tasks_in_the_driver_and_others_on_the_pool() -> None:
+    from hpbench.executors.choice import auto_workers
+    from hpbench.registry import get_task
+
+    branin, svm = get_task("branin"), get_task("svm-digits")
+    per_core = os.cpu_count() or 1
+    assert auto_workers(None, [branin], None) == 0  # synthetic: 1e-5 s per evaluation
+    assert auto_workers(None, [branin, svm], None) == per_core  # one real task: processes
+    assert auto_workers(None, [branin], 5.0) == per_core  # a timeout needs a process to stop
+    assert auto_workers(None, [object()], None) == per_core  # unknown speed: processes
+    assert auto_workers(3, [branin], None) == 3 and auto_workers(0, [svm], None) == 0  # as asked
+
+
+def test_cli_default_evaluates_an_instant_task_in_the_driver(tmp_path: Path) -> None:
+    from hpbench.cli import main
+    from hpbench.results.store import load_results
+
+    store = tmp_path / "s.db"
+    common = ["run", "--task", "branin", "--searcher", "random", "--seeds", "1", "--max-evals", "4"]
+    assert main([*common, "--store", str(store), "--name", "here", "--no-progress"]) == 0
+    timed = ["--trial-timeout", "60"]
+    assert main([*common, "--store", str(store), "--name", "pool", "--no-progress", *timed]) == 0
+    here, pool = load_results(store, "here"), load_results(store, "pool")
+    me = f":{os.getpid()}"
+    assert len(here) == 4 and all(w.endswith(me) for w in here.worker)
+    assert len(pool) == 4 and not any(w.endswith(me) for w in pool.worker)

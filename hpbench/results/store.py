@@ -733,6 +733,20 @@ class Store:
         )
         return [tuple(r) for r in self.conn.execute(sql)]
 
+    def experiment_counts(self, experiment: str) -> tuple[int, int, int]:
+        """``(trials, ok trials, failed runs)`` of one experiment, without loading a frame."""
+        sql = (
+            "SELECT COUNT(t.id), COALESCE(SUM(t.status = 'ok'), 0) FROM trials t JOIN runs r ON "
+            "t.run_id = r.id JOIN experiments e ON r.experiment_id = e.id WHERE e.name = ?"
+        )
+        n, ok = self.conn.execute(sql, (experiment,)).fetchone()
+        failed = self.conn.execute(
+            "SELECT COUNT(*) FROM runs r JOIN experiments e ON r.experiment_id = e.id "
+            "WHERE e.name = ? AND r.status = 'failed'",
+            (experiment,),
+        ).fetchone()[0]
+        return int(n), int(ok), int(failed)
+
     # ------------------------------------------------------------------- reading
     def runs_frame(self, experiment: str | None = None) -> pd.DataFrame:
         sql = (
