@@ -334,7 +334,7 @@ def _max_cost(a: argparse.Namespace) -> float | None:
 def _cmd_list(a: argparse.Namespace) -> int:
     from hpbench.listing import searcher_table, task_table
 
-    rows = task_table() if a.what == "tasks" else searcher_table()
+    rows = task_table(versions=a.json) if a.what == "tasks" else searcher_table()
     if a.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0

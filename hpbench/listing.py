@@ -23,7 +23,9 @@ def _first_line(obj: Any) -> str:
     return doc.split("\n")[0]
 
 
-def task_table() -> list[dict[str, Any]]:
+def task_table(*, versions: bool = True) -> list[dict[str, Any]]:
+    """One row per task (``Task.info()`` and its parameter names); ``versions=False`` leaves out
+    the versions, which the text listing does not show and ``cbow-pydocs`` computes slowly."""
     rows = []
     for name in task_names():
         try:
@@ -41,7 +43,7 @@ def task_table() -> list[dict[str, Any]]:
                 }
             )
             continue
-        info = t.info()
+        info = t.info(version=versions)
         info["name"] = name
         info["params"] = list(t.space)
         rows.append(info)

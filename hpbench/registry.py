@@ -104,9 +104,10 @@ def _load_plugins() -> None:
     if _plugins_loaded:
         return
     _plugins_loaded = True
-    for ep in entry_points(group="hpbench.tasks"):
+    installed = entry_points()  # one scan of the installed packages for both groups
+    for ep in installed.select(group="hpbench.tasks"):
         _extra_tasks.setdefault(ep.name, _LazyEntryPoint(ep))  # type: ignore[arg-type]
-    for ep in entry_points(group="hpbench.searchers"):
+    for ep in installed.select(group="hpbench.searchers"):
         _extra_searchers.setdefault(ep.name, _LazyEntryPoint(ep))  # type: ignore[arg-type]
 
 

@@ -161,8 +161,8 @@ class SurrogateTask(Task):
         top = 0.0 if self.fidelity is None else float(self.fidelity.high)
         return float(np.nanmedian(s[:, 0] + s[:, 1] * top)) if np.isfinite(s).any() else math.nan
 
-    def info(self) -> dict[str, Any]:
-        out = super().info()
+    def info(self, *, version: bool = True) -> dict[str, Any]:
+        out = super().info(version=version)
         t, info = self._meta["task"], self._meta.get("info", {})
         out["surrogate"] = {
             "of": t["name"],

@@ -104,10 +104,12 @@ class Task(ABC):
             raise ValueError(f"checkpoint: task '{self.name}' has no fidelity and takes none, got bytes")
         return config, budget, int(seed)
 
-    def info(self) -> dict[str, Any]:
-        return {
+    def info(self, *, version: bool = True) -> dict[str, Any]:
+        """What ``hpbench list tasks`` shows; ``version=False`` leaves out the version, which
+        some tasks compute on first use (``cbow-pydocs`` builds its corpus for it)."""
+        out = {
             "name": self.name,
-            "version": self.version,
+            "version": self.version if version else None,
             "description": self.description,
             "space": self.space.to_dict(),
             "fidelity": None if self.fidelity is None else self.fidelity.to_dict(),
@@ -116,6 +118,9 @@ class Task(ABC):
             "objectives": [o.to_dict() for o in self.objectives],
             "pareto_front": self.pareto_front,
         }
+        if not version:
+            del out["version"]
+        return out
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["VOCAB_SIZE", "UNK", "Corpus", "load_corpus", "sentences", "module_docstrings"]
+__all__ = ["VOCAB_SIZE", "UNK", "Corpus", "check_extra", "load_corpus", "sentences", "module_docstrings"]
 
 VOCAB_SIZE = 2000  # words besides <unk>: 97% of the training tokens
 UNK = "<unk>"
@@ -131,6 +131,12 @@ def _encode(parts: list[list[str]], index: dict[str, int]) -> tuple[np.ndarray, 
     return tuple(out)
 
 
+def check_extra(extra: str | None) -> None:
+    """Refuse an ``extra`` that is not ``None`` or ``"docstrings"`` (without building the corpus)."""
+    if extra not in _EXTRAS:
+        raise ValueError(f"extra: rule 'one of {list(_EXTRAS)}' broken, got {extra!r}")
+
+
 @functools.cache
 def load_corpus(extra: str | None = None) -> Corpus:
     """The split documentation corpus, built once per process.
@@ -141,8 +147,7 @@ def load_corpus(extra: str | None = None) -> Corpus:
     Raises:
         ValueError: for another ``extra``.
     """
-    if extra not in _EXTRAS:
-        raise ValueError(f"extra: rule 'one of {list(_EXTRAS)}' broken, got {extra!r}")
+    check_extra(extra)
     sents = sentences(_topics_text())
     order = np.random.default_rng(_SPLIT_SEED).permutation(len(sents))
     cut = np.rint(np.cumsum(_FRACTIONS)[:-1] * len(sents)).astype(int)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.special
 
 from hpbench.searchers.gp.kernel import GPPosterior
 
@@ -40,6 +39,8 @@ _INV_SQRT_EPS = 1.0 / math.sqrt(np.finfo(float).eps)
 
 def h(z: np.ndarray) -> np.ndarray:
     """phi(z) + z Phi(z), elementwise (underflows to 0 for z below about -38)."""
+    import scipy.special
+
     z = np.asarray(z, dtype=float)
     return np.exp(-0.5 * z * z - _C1) + z * scipy.special.ndtr(z)
 
@@ -51,6 +52,8 @@ def _log1mexp(x: np.ndarray) -> np.ndarray:
 
 def log_h(z: np.ndarray) -> np.ndarray:
     """log(phi(z) + z Phi(z)) without underflow (Ament et al. 2023, eq. 9)."""
+    import scipy.special
+
     z = np.asarray(z, dtype=float)
     out = np.empty_like(z)
     upper = z > -1.0
@@ -68,6 +71,8 @@ def log_h(z: np.ndarray) -> np.ndarray:
 
 def log_h_derivative(z: np.ndarray) -> np.ndarray:
     """d log h / dz = Phi(z) / h(z), formed in log space so it stays finite for z << 0."""
+    import scipy.special
+
     z = np.asarray(z, dtype=float)
     # Beyond z = -1e3 both logs are ~z^2/2 and their difference loses all digits; use the
     # asymptotic ratio |z| + 2/|z| from the tails of Phi and h instead.

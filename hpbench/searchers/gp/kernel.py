@@ -22,8 +22,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
-import scipy.optimize
 
 __all__ = [
     "HyperPrior",
@@ -120,6 +118,8 @@ def cholesky_with_jitter(K: np.ndarray, *, max_tries: int = 6) -> np.ndarray:
     Raises:
         numpy.linalg.LinAlgError: when even the largest jitter does not help.
     """
+    import scipy.linalg
+
     try:
         return scipy.linalg.cholesky(K, lower=True, check_finite=False)
     except (np.linalg.LinAlgError, ValueError):
@@ -147,6 +147,8 @@ def log_marginal_likelihood(
         y: (n,) targets (the caller standardises them).
         eval_gradient: also return d LML / d theta, shape (P,).
     """
+    import scipy.linalg
+
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     ls, s2, noise = _unpack(theta)
@@ -223,6 +225,8 @@ def fit_hyperparameters(
         ``(theta, ok)``: the best ``theta`` found and whether any start succeeded. When
         none did, ``theta`` is the warm start (or the default) so the caller keeps going.
     """
+    import scipy.optimize
+
     prior = prior or HyperPrior()
     dim = X.shape[1]
     bounds = theta_bounds(dim, prior)
@@ -269,6 +273,8 @@ class GPPosterior:
     """
 
     def __init__(self, X: np.ndarray, y: np.ndarray, theta: np.ndarray) -> None:
+        import scipy.linalg
+
         self.X = np.asarray(X, dtype=float)
         self.y = np.asarray(y, dtype=float)
         self.theta = np.asarray(theta, dtype=float)
@@ -280,6 +286,8 @@ class GPPosterior:
 
     def predict(self, Xq: np.ndarray, *, include_noise: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean (m,) and variance (m,) of f at Xq (m, D); ``include_noise`` adds noise."""
+        import scipy.linalg
+
         Xq = np.atleast_2d(np.asarray(Xq, dtype=float))
         Kq = matern52(Xq, self.X, self.lengthscales, self.signal_var)
         mean = Kq @ self.alpha
@@ -291,6 +299,8 @@ class GPPosterior:
 
     def predict_with_grad(self, Xq: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Mean (m,), variance (m,) and their gradients w.r.t. the inputs, each (m, D)."""
+        import scipy.linalg
+
         Xq = np.atleast_2d(np.asarray(Xq, dtype=float))
         ls2 = self.lengthscales**2
         diff = Xq[:, None, :] - self.X[None, :, :]  # (m, n, D)

@@ -20,8 +20,6 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-import scipy.optimize
-from scipy.stats import qmc
 
 from hpbench.searchers.gp.acquisition import log_ei_with_grad, log_expected_improvement
 from hpbench.searchers.gp.kernel import GPPosterior
@@ -33,6 +31,8 @@ Projector = Callable[[np.ndarray], np.ndarray]
 
 def sobol_points(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` scrambled Sobol points in [0, 1]^dim, shape (n, dim), drawn from a balanced 2^m block."""
+    from scipy.stats import qmc
+
     m = max(0, math.ceil(math.log2(max(n, 1))))
     return qmc.Sobol(d=dim, scramble=True, seed=rng).random_base2(m)[:n]
 
@@ -52,6 +52,8 @@ def _polish(
     maxiter: int,
 ) -> np.ndarray:
     """L-BFGS-B on the masked columns of the k starts at once; returns (k, D)."""
+    import scipy.optimize
+
     k = len(starts)
     cols = np.flatnonzero(mask)
     base = starts.copy()
