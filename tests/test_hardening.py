@@ -446,3 +446,86 @@ def test_11_a_listener_that_is_not_dask_fails_within_the_timeout(
         for c in accepted:
             c.close()
         server.close()
+
+
+# ------------------------------------------------------------------ item 13: cost=0 and max_cost
+def test_item13_a_task_reporting_cost_zero_ends_a_max_cost_run_with_a_bounded_store(tmp_path: Path) -> None:
+    from hpbench.budget import MIN_COST
+
+    def free(config: Any, *, budget: Any, seed: int) -> Any:
+        return hb.Evaluation(objective=config["x"], cost=0.0)
+
+    task = hb.FunctionTask(free, space=SPACE, name="free")
+    path = tmp_path / "s.db"
+    res = hb.benchmark([task], ["random"], seeds=1, max_cost=1.1, store=path, progress=False)
+    df = res.trials
+    assert (res.runs.status == "finished").all()
+    # each trial reserves its nominal cost 1 and is charged MIN_COST: the run ends once
+    # 0.1 is spent, and never holds more than max_cost / MIN_COST trials
+    assert 2 <= len(df) <= 1.1 / MIN_COST and (df.cost == MIN_COST).all()
+    assert len(df) == int(0.1 / MIN_COST + 1e-9) + 1
+
+
+# ------------------------------------------------------------ item 15: read-only media
+def _read_only(path: Path, on: bool) -> bool:
+    """Make ``path`` read-only for this process: chmod, or ``chattr +i`` as root (chmod binds not root)."""
+    if os.geteuid() != 0:
+        path.chmod((0o555 if path.is_dir() else 0o444) if on else (0o755 if path.is_dir() else 0o644))
+        return True
+    r = subprocess.run(["chattr", "+i" if on else "-i", str(path)], capture_output=True)
+    return r.returncode == 0
+
+
+def _copied_with_its_wal(tmp_path: Path, media: Path, sides: tuple[str, ...]) -> Path:
+    """A store copied as the README says, beside its -wal: experiment 'second' is in the -wal only."""
+    src = tmp_path / "src.db"
+    assert main([*RUN, "--store", str(src), "--name", "first"]) == 0
+    hold = sqlite3.connect(src)  # keeps the -wal from being merged while 'second' runs
+    hold.execute("PRAGMA wal_autocheckpoint=0")
+    hold.execute("SELECT count(*) FROM trials").fetchall()
+    assert main([*RUN, "--store", str(src), "--name", "second"]) == 0
+    for x in ("", *sides):
+        Path(f"{media / 's.db'}{x}").write_bytes(Path(f"{src}{x}").read_bytes())
+    hold.close()
+    assert Path(f"{media / 's.db'}-wal").stat().st_size > 0
+    return media / "s.db"
+
+
+def _read_everything(path: Path, out: Path, code: int, err: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert code == 0, err  # status
+    code, err = cli(["export", "--store", str(path), "-o", str(out / "t.csv")], capsys)
+    assert code == 0, err
+    code, err = cli(["report", "--store", str(path), "--all", "-o", str(out / "r.html")], capsys)
+    assert code == 0, err
+    df = load_results(path)  # the commits still in -wal are read too, not silently left out
+    assert sorted(df.experiment.unique()) == ["first", "second"] and len(df) == 4
+    assert (out / "r.html").stat().st_size > 0
+
+
+@pytest.mark.parametrize("what", ["directory", "file", "directory, no -shm"])
+def test_item15_status_report_export_read_a_store_on_read_only_media(
+    what: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    copied = ("-wal",) if "no -shm" in what else ("-wal", "-shm")
+    path = _copied_with_its_wal(tmp_path, media, copied)
+    sides = [Path(f"{path}{x}") for x in copied]
+    before = [sha(p) for p in (path, *sides)]
+    frozen = [media, path, *sides] if what.startswith("directory") else [path, *sides]
+    if not all(_read_only(p, True) for p in frozen):
+        pytest.skip("running as root and this file system does not support chattr +i")
+    try:
+        with pytest.raises(OSError):  # really read-only, for this process too
+            (media / "probe").write_text("x") if what != "file" else path.open("ab").close()
+        capsys.readouterr()
+        code, err = cli(["status", "--store", str(path)], capsys)
+        if "no -shm" in what:  # immutable would ignore the -wal: refused, never read without it
+            assert code == 2 and "holds commits that cannot be read" in one_line(err)
+        else:
+            _read_everything(path, tmp_path / "out", code, err, capsys)
+        assert sorted(p.name for p in media.iterdir()) == sorted(p.name for p in [path, *sides])
+    finally:
+        for p in reversed(frozen):
+            _read_only(p, False)
+    assert [sha(p) for p in (path, *sides)] == before

@@ -322,8 +322,16 @@ class Store:
                 if os.access(Path(self.path).resolve().parent, os.W_OK):
                     raise
                 # Read-only media: WAL mode cannot create its -shm file there, and nothing
-                # can write the file, so it is read as immutable.
+                # can write the file, so it is read as immutable. That ignores a -wal file:
+                # commits still in one would be silently left out, so that is refused.
                 self.conn.close()
+                wal = Path(self.path + "-wal")
+                if wal.exists() and wal.stat().st_size > 0:
+                    raise StoreError(
+                        f"store {self.path!r}: on read-only media, its -wal file holds commits that "
+                        "cannot be read without its -shm file; copy the store with its -wal to a "
+                        "writable folder and read it there"
+                    ) from None
                 self.conn = sqlite3.connect(uri + "?immutable=1", uri=True, isolation_level=None)
         else:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
