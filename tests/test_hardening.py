@@ -529,3 +529,63 @@ def test_item15_status_report_export_read_a_store_on_read_only_media(
         for p in reversed(frozen):
             _read_only(p, False)
     assert [sha(p) for p in (path, *sides)] == before
+
+
+# ------------------------------------------------------------ item 16: accepted nonsense
+SPEC16 = 'name = "x"\ntasks = ["branin"]\nseeds = 1\n{searchers}\n'
+SPEC16 += "[budget]\nmax_evals = 2\n[run]\nworkers = 0\n{run}"
+NONSENSE = {  # case: (spec file's searchers line, its [run] lines, or CLI flags; words of the line)
+    "[run] store = 5": (("", "store = 5"), ("store", "5")),
+    "[run] store = true": (("", "store = true"), ("store", "True")),
+    "[run] store = [1]": (("", "store = [1]"), ("store", "[1]")),
+    '[run] dask = ""': (("", 'dask = ""'), ("dask", "''")),
+    "label = 5": (('[[searchers]]\nname = "random"\nlabel = 5', ""), ("label", "5")),
+    "eta in params too": (
+        ('[[searchers]]\nname = "hyperband"\neta = 3\nparams = {eta = 4}', ""),
+        ("eta", "params"),
+    ),
+    '--store ""': (["--store", ""], ("store", "''")),
+    '--name ""': (["--name", ""], ("name", "''")),
+    "eta=3,eta=4": (["--searcher", "hyperband:eta=3,eta=4"], ("eta", "twice")),
+    "sigma0=-1": (["--searcher", "optuna-cmaes:sampler_params={sigma0=-1}"], ("sigma0", "-1")),
+}
+
+
+@pytest.mark.parametrize("case", list(NONSENSE))
+def test_item16_nonsense_gets_one_line_exit_2_and_writes_nothing(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a store named '5' or the default one would appear here
+    given, words = NONSENSE[case]
+    if isinstance(given, tuple):
+        searchers = given[0] or 'searchers = ["random"]'
+        (tmp_path / "x.toml").write_text(SPEC16.format(searchers=searchers, run=given[1] + "\n"))
+        args = ["run", "x.toml", "--no-progress"]
+    else:
+        args = [*RUN, *given]
+        if given[0] == "--searcher":  # this one instead of random
+            args = [*RUN[:3], *given, *RUN[5:]]
+    code, err = cli(args, capsys)
+    line = one_line(err)
+    assert code == 2 and all(w in line for w in words), line
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["x.toml"] if isinstance(given, tuple) else [])
+
+
+def test_item16_the_library_refuses_the_same_and_takes_a_lone_name_as_a_list(tmp_path: Path) -> None:
+    for bad, exc in ((5, TypeError), (True, TypeError), ([1], TypeError), ("", TypeError)):
+        with pytest.raises(exc, match="store"):
+            RunOptions(store=bad)
+    with pytest.raises(ValueError, match="dask"):
+        RunOptions(dask="")
+    with pytest.raises(ValueError, match="name"):
+        hb.benchmark(["branin"], ["random"], seeds=1, max_evals=2, name="", store=tmp_path / "a.db")
+    with pytest.raises(TypeError, match="label"):
+        hb.benchmark(
+            ["branin"], [{"name": "random", "label": 5}], seeds=1, max_evals=2, store=tmp_path / "a.db"
+        )
+    with pytest.raises(ValueError, match="sigma0"):
+        spec = "optuna-cmaes:sampler_params={sigma0=-1}"
+        hb.benchmark(["branin"], [spec], seeds=1, max_evals=2, store=tmp_path / "a.db")
+    assert not (tmp_path / "a.db").exists()
+    res = hb.benchmark("branin", "random", seeds=1, max_evals=2, store=tmp_path / "b.db", progress=False)
+    assert list(res.trials.task.unique()) == ["branin"] and list(res.trials.searcher.unique()) == ["random"]
