@@ -247,6 +247,8 @@ def _extends(path: str, name: str, spec: BenchmarkSpec) -> bool:
         return False
     with Store(path, readonly=True) as ro:
         found = ro.get_experiment(name)
+        if found is not None:
+            ro.runs_frame(name)  # a damaged JSON field of its runs is named now, before any write
     return found is not None and budget_extension(found[1], {**spec.to_dict(), "name": name})
 
 

@@ -589,3 +589,83 @@ def test_item16_the_library_refuses_the_same_and_takes_a_lone_name_as_a_list(tmp
     assert not (tmp_path / "a.db").exists()
     res = hb.benchmark("branin", "random", seeds=1, max_evals=2, store=tmp_path / "b.db", progress=False)
     assert list(res.trials.task.unique()) == ["branin"] and list(res.trials.searcher.unique()) == ["random"]
+
+
+# ------------------------------------------------------- item 17: resume advice after --fresh
+def test_item17_an_interrupted_fresh_run_names_the_command_that_resumes_it(
+    store: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    real_add = Store.add_trial
+
+    def ctrl_c_after_one(self: Store, *a: Any, **k: Any) -> Any:
+        out = real_add(self, *a, **k)
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C once the first trial is committed
+        return out
+
+    monkeypatch.setattr(Store, "add_trial", ctrl_c_after_one)
+    args = [*RUN, "--store", str(store), "--name", "first", "--fresh"]
+    code, err = cli(args, capsys)
+    monkeypatch.setattr(Store, "add_trial", real_add)
+    line = [ln for ln in err.splitlines() if ln.startswith("hpbench: interrupted")]
+    assert code == 130 and len(line) == 1, err
+    assert "--name first-2" in line[0] and "run the same command again" not in line[0]
+    assert len(load_results(store, "first-2")) == 1
+    # the command it names resumes that experiment (no third one)
+    resume = [a for a in args if a != "--fresh"]
+    resume[resume.index("first")] = "first-2"
+    assert main(resume) == 0
+    assert len(load_results(store, "first-2")) == 2 and len(load_results(store, "first")) == 2
+    with Store(store, readonly=True) as s:
+        assert s.experiment_names() == ["first", "first-2"]
+
+
+# ------------------------------------------------ item 18: hand-damaged JSON fields in a store
+DAMAGE = {  # (table, column, row condition): what must be named
+    "trials.config": (
+        "trials",
+        "config",
+        "run_id=1 AND trial=1",
+        ("table trials", "run 1", "trial 1", "config"),
+    ),
+    "trials.metrics": (
+        "trials",
+        "metrics",
+        "run_id=1 AND trial=0",
+        ("table trials", "run 1", "trial 0", "metrics"),
+    ),
+    "runs.task_info": ("runs", "task_info", "id=1", ("table runs", "run 1", "task_info")),
+    "runs.budget": ("runs", "budget", "id=1", ("table runs", "run 1", "budget")),
+    "runs.searcher_params": ("runs", "searcher_params", "id=1", ("table runs", "run 1", "searcher_params")),
+    "experiments.spec": ("experiments", "spec", "id=1", ("table experiments", "first", "spec")),
+}
+
+
+READS_NOT = {("status", c) for c in ("trials.config", "trials.metrics", "experiments.spec")}
+READS_NOT |= {("export", c) for c in ("experiments.spec", "runs.budget", "runs.searcher_params")}
+
+
+@pytest.mark.parametrize("case", list(DAMAGE))
+@pytest.mark.parametrize("command", ["status", "export", "report", "run"])
+def test_item18_a_damaged_json_field_is_named_by_table_run_and_trial(
+    case: str, command: str, store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table, column, where, words = DAMAGE[case]
+    with sqlite3.connect(store) as con:
+        assert con.execute(f"UPDATE {table} SET {column}='{{oops' WHERE {where}").rowcount == 1
+    before = sha(store)
+    args = {
+        "status": ["status"],
+        "export": ["export", "-o", str(tmp_path / "t.csv")],
+        "report": ["report", "-o", str(tmp_path / "r.html")],
+        "run": [*RUN[:-3], "--max-evals", "3", "--workers", "0", "--no-progress", "--name", "first"],
+    }[command]
+    code, err = cli([*args, "--store", str(store)], capsys)
+    assert sha(store) == before
+    if code == 0:  # this command does not read the damaged field
+        assert (command, case) in READS_NOT, err
+        return
+    line = one_line("\n".join(ln for ln in err.splitlines() if not ln.startswith("experiment 'first'")))
+    assert code == 2 and all(w in line for w in words) and "not valid JSON" in line, line
+    assert not (tmp_path / "t.csv").exists() and not (tmp_path / "r.html").exists()
