@@ -7,11 +7,13 @@ written to the store.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shlex
 import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from hpbench.results.store import DEFAULT_STORE, StoreError
@@ -515,7 +517,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        return _COMMANDS[args.command](args)
+        with _ctrl_c_once(restore=argv is not None):
+            return _COMMANDS[args.command](args)
     except (ValueError, TypeError, StoreError) as exc:
         msg = " ".join(str(exc).split())
         print(f"hpbench: error: {msg}", file=sys.stderr)
@@ -531,10 +534,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     except KeyboardInterrupt as exc:
-        if argv is None:  # the real command: a second Ctrl-C during clean-up still exits 130
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
         print(f"hpbench: interrupted; {_resume_advice(args, exc)}", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def _ctrl_c_once(*, restore: bool) -> Iterator[None]:
+    """The first Ctrl-C raises ``KeyboardInterrupt``; later ones are ignored while it cleans up.
+
+    So a second Ctrl-C cannot break the clean-up (or the message) and the exit code stays 130.
+    ``restore``: put the previous handler back at the end (``main`` called in-process).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def first(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        if restore or signal.getsignal(signal.SIGINT) is first:
+            signal.signal(signal.SIGINT, old)
 
 
 def _resume_advice(args: argparse.Namespace, exc: BaseException) -> str:

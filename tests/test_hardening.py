@@ -669,3 +669,102 @@ def test_item18_a_damaged_json_field_is_named_by_table_run_and_trial(
     line = one_line("\n".join(ln for ln in err.splitlines() if not ln.startswith("experiment 'first'")))
     assert code == 2 and all(w in line for w in words) and "not valid JSON" in line, line
     assert not (tmp_path / "t.csv").exists() and not (tmp_path / "r.html").exists()
+
+
+# -------------------------------------------------------------- item 20: the smaller ones
+def test_item20_refused_stores_get_no_side_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as con:
+        con.execute("CREATE TABLE t (x)")
+    con.close()
+    newer = tmp_path / "newer.db"
+    assert main([*RUN, "--store", str(newer)]) == 0
+    with sqlite3.connect(newer) as con:
+        con.execute("UPDATE hpbench_schema SET version = 99")
+        con.execute("PRAGMA journal_mode=DELETE")  # no -wal/-shm left by the set-up
+    con.close()
+    (tmp_path / "text.db").write_text("not sqlite")
+    capsys.readouterr()
+    for path in (foreign, newer, tmp_path / "text.db"):
+        for args in (RUN, ["status"], ["export", "-o", str(tmp_path / "o.csv")], ["report"]):
+            code, err = cli([*args, "--store", str(path)], capsys)
+            assert code == 2 and one_line(err), (path, args)
+            assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(("-wal", "-shm"))], (path, args)
+
+
+def test_item20_parquet_export_of_a_metric_whose_type_varies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("pyarrow")
+    import pandas as pd
+
+    def varying(config: Any, *, budget: Any, seed: int) -> dict[str, Any]:
+        return {"objective": config["x"], "note": 1 if config["x"] < 0.5 else "high", "n": 3}
+
+    task = hb.FunctionTask(varying, space=SPACE, name="varying")
+    path = tmp_path / "s.db"
+    df = hb.benchmark([task], ["random"], seeds=1, max_evals=12, store=path, progress=False).trials
+    assert {type(v) for v in df["metric.note"]} == {int, str}  # both kinds are in the store
+    out = tmp_path / "new" / "folder" / "t.parquet"  # export -o creates missing folders, as report -o
+    code, err = cli(["export", "--store", str(path), "--format", "parquet", "-o", str(out)], capsys)
+    assert code == 0, err
+    back = pd.read_parquet(out)
+    assert len(back) == 12 and sorted(set(back["metric.note"])) == ["1", "high"]
+    assert (back["metric.n"] == 3).all()  # a metric of one type keeps it
+    code, err = cli(["export", "--store", str(path), "-o", str(tmp_path / "a" / "b" / "t.csv")], capsys)
+    assert code == 0 and len(pd.read_csv(tmp_path / "a" / "b" / "t.csv")) == 12
+
+
+INTERRUPT_SCRIPT = """
+import sys
+import hpb_gate_tasks
+from hpbench.registry import register_task
+from hpbench.cli import main
+if __name__ == "__main__":
+    register_task("gated", hpb_gate_tasks.gated)
+    sys.argv = ["hpbench", *sys.argv[1:]]
+    sys.exit(main())  # as the real command: argv from sys.argv
+"""
+
+
+def _ctrl_c(tmp_path: Path, flags: list[str], times: int) -> tuple[int, str]:
+    """Run the gated task; once a trial runs, Ctrl-C (SIGINT to the process group) ``times`` times."""
+    import signal
+
+    script = tmp_path / "drive.py"
+    script.write_text(INTERRUPT_SCRIPT)
+    args = ["run", "--task", "gated", "--searcher", "random", "--seeds", "2", "--max-evals", "3", *flags]
+    args += ["--store", str(tmp_path / "s.db"), "--name", "e", "--no-progress"]
+    proc = subprocess.Popen(
+        [sys.executable, str(script), *args], stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        while not (tmp_path / "started").exists():  # a trial is running in a worker
+            assert proc.poll() is None, proc.communicate()[1]
+            threading.Event().wait(0.01)
+        for _ in range(times):  # as a terminal does: the driver and its workers get it
+            os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize(
+    ("flags", "times"),
+    [
+        pytest.param(["--dask", "local:2"], 1, id="dask-once"),
+        pytest.param(["--workers", "1"], 2, id="pool-twice"),
+        pytest.param(["--dask", "local:2"], 2, id="dask-twice"),
+    ],
+)
+def test_item20_ctrl_c_prints_one_line_and_exits_130(
+    flags: list[str], times: int, tmp_path: Path, gate_module: Any
+) -> None:
+    if "--dask" in flags:
+        pytest.importorskip("distributed")
+    code, err = _ctrl_c(tmp_path, flags, times)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 130 and len(lines) == 1 and lines[0].startswith("hpbench: interrupted"), err

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import os
+import signal
+import threading
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from hpbench.executors.base import (
@@ -37,6 +40,29 @@ _CONFIG = {
     "distributed.worker.profile.enabled": False,
     f"distributed.nanny.pre-spawn-environ.{_TRIM}": None,
 }
+
+
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """Worker processes started in here ignore SIGINT from birth (an ignored signal is inherited).
+
+    Ctrl-C in a terminal reaches the whole process group: the driver stops the workers
+    itself, and a worker's own KeyboardInterrupt would only print its traceback.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _ignore_sigint() -> None:
+    """Run on each worker's event loop (its main thread): a restarted worker ignores Ctrl-C too."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def parse_local_workers(address: str) -> int:
@@ -128,15 +154,18 @@ class DaskExecutor(RealTimeExecutor):
         from distributed import Client, LocalCluster
 
         if address.startswith("local:"):
-            self._cluster = LocalCluster(
-                n_workers=parse_local_workers(address),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=50,
-                env=spawn_environ(),
-            )
-            return Client(self._cluster, timeout=timeout)
+            with _workers_ignore_ctrl_c():
+                self._cluster = LocalCluster(
+                    n_workers=parse_local_workers(address),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=50,
+                    env=spawn_environ(),
+                )
+            client = Client(self._cluster, timeout=timeout)
+            client.register_worker_callbacks(_ignore_sigint)  # workers the nannies restart later
+            return client
         try:
             _probe_scheduler(address, timeout)  # Client's own timeout covers the TCP connect only
             return Client(address, timeout=timeout)
