@@ -230,6 +230,19 @@ def gated(config, *, budget, seed):
     while not (d / "go").exists():
         time.sleep(0.01)
     return config["x"]
+
+
+@hb.task(space={"x": hb.Float(0.0, 1.0)}, name="interrupts")
+def interrupts(config, *, budget, seed):
+    if config["x"] < 2.0:
+        raise KeyboardInterrupt("the task's own")
+    return 0.0
+
+
+@hb.task(space={"x": hb.Float(0.0, 1.0)}, name="lock-metric")
+def lock_metric(config, *, budget, seed):
+    import threading
+    return {"objective": config["x"], "lock": threading.Lock(), "fine": 1.5}
 """
 
 
@@ -768,3 +781,23 @@ def test_item20_ctrl_c_prints_one_line_and_exits_130(
     code, err = _ctrl_c(tmp_path, flags, times)
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert code == 130 and len(lines) == 1 and lines[0].startswith("hpbench: interrupted"), err
+
+
+# --------------------------------------- item 19: what killed a worker is stored, not "worker died"
+@pytest.mark.parametrize("where", [{"workers": 1}, {"dask": "local:1"}], ids=["pool", "dask"])
+def test_item19_the_stored_error_names_the_real_cause(
+    where: dict[str, Any], tmp_path: Path, gate_module: Any
+) -> None:
+    if "dask" in where:
+        pytest.importorskip("distributed")
+    tasks = [gate_module.interrupts, gate_module.lock_metric]
+    res = hb.benchmark(
+        tasks, ["random"], seeds=1, max_evals=2, store=tmp_path / "s.db", progress=False, **where
+    )
+    df = res.trials.set_index("task")
+    assert len(df) == 4 and "died" not in " ".join(df.error.dropna())
+    bad = df.loc["interrupts"]
+    assert (bad.status == "failed").all() and bad.error.str.contains("KeyboardInterrupt").all(), bad.error
+    ok = df.loc["lock-metric"]
+    assert (ok.status == "ok").all() and (ok["metric.fine"] == 1.5).all()  # the trial and its other metrics
+    assert ok.error.str.contains("metrics dropped").all() and ok.error.str.contains("'lock'").all(), ok.error

@@ -19,7 +19,7 @@ from hpbench.executors.base import (
     TrialOutcome,
     WorkerDied,
 )
-from hpbench.executors.evaluate import evaluate_trial
+from hpbench.executors.evaluate import evaluate_for_dask
 from hpbench.threads import limit_process_threads, spawn_environ
 
 __all__ = ["DaskExecutor", "parse_local_workers"]
@@ -183,7 +183,7 @@ class DaskExecutor(RealTimeExecutor):
             os.environ[_TRIM] = value
 
     def submit(self, job: TrialJob) -> cf.Future[TrialOutcome]:
-        dfut = self.client.submit(evaluate_trial, job, pure=False)
+        dfut = self.client.submit(evaluate_for_dask, job, pure=False)
         out: cf.Future[TrialOutcome] = cf.Future()
         out.set_running_or_notify_cancel()
         self._futures[out] = dfut

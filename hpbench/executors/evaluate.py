@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import math
 import os
+import pickle
 import signal
 import socket
 import threading
@@ -23,7 +25,7 @@ from typing import Any
 from hpbench.executors.base import TrialJob, TrialOutcome
 from hpbench.tasks.base import Task
 
-__all__ = ["evaluate_trial", "worker_name"]
+__all__ = ["evaluate_trial", "evaluate_in_worker", "evaluate_for_dask", "sendable", "worker_name"]
 
 _task_cache: dict[str, Task] = {}
 _prepared: set[tuple[type, str]] = set()  # (class, name) of the tasks prepared in this process
@@ -172,3 +174,52 @@ def evaluate_trial(job: TrialJob) -> TrialOutcome:
         return TrialOutcome("timeout", None, None, {}, None, msg, started, time.time(), worker)
     except Exception as exc:  # noqa: BLE001 - a failing trial must not stop the run
         return _crashed(exc, started, worker)
+
+
+def evaluate_in_worker(job: TrialJob) -> TrialOutcome:
+    """``evaluate_trial`` in a worker process, where SIGINT is ignored: a ``KeyboardInterrupt``
+    is the task's own, and fails its trial saying so instead of killing the worker."""
+    started = time.time()
+    try:
+        return evaluate_trial(job)
+    except KeyboardInterrupt as exc:
+        why = (
+            f"KeyboardInterrupt raised by the task ({exc})"
+            if str(exc)
+            else "KeyboardInterrupt raised by the task"
+        )
+        return TrialOutcome("failed", None, None, {}, None, why, started, time.time(), worker_name())
+
+
+def evaluate_for_dask(job: TrialJob) -> TrialOutcome:
+    """What a Dask worker runs: a metric that cannot be pickled would kill the result's transfer."""
+    return sendable(evaluate_in_worker(job), whole=False)
+
+
+def sendable(out: TrialOutcome, *, whole: bool = True) -> TrialOutcome:
+    """``out`` without the metrics that cannot be pickled, the error saying which were dropped.
+
+    ``whole=False``: check the metrics only (a checkpoint is bytes, the rest numbers), to
+    spare pickling a large checkpoint twice.
+    """
+    try:
+        pickle.dumps(out if whole else out.metrics)
+        return out
+    except Exception:  # noqa: BLE001 - any pickling failure means the same here
+        pass
+    kept, dropped = {}, []
+    for k, v in out.metrics.items():
+        try:
+            pickle.dumps(v)
+            kept[k] = v
+        except Exception as exc:  # noqa: BLE001 - any pickling failure means the same here
+            dropped.append(f"{k!r} ({type(exc).__name__})")
+    note = f"metrics dropped (cannot be sent from the worker): {', '.join(dropped) or 'none'}"
+    error = "; ".join(x for x in (out.error, note) if x)
+    fixed = dataclasses.replace(out, metrics=kept, error=error)
+    try:
+        pickle.dumps(fixed)
+        return fixed
+    except Exception as exc:  # noqa: BLE001 - e.g. the checkpoint: the trial fails, with the cause
+        msg = f"the outcome cannot be sent from the worker ({type(exc).__name__}: {exc})"[:2000]
+        return TrialOutcome("failed", None, None, {}, None, msg, out.started, out.finished, out.worker)
