@@ -132,7 +132,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulate N workers on a virtual clock: trials run in this process and each takes its "
         "predicted seconds (surrogate tasks) of simulated time; --max-seconds counts those",
     )
-    r.add_argument("--trial-timeout", type=_positive_float, help="seconds before a trial is stopped")
+    r.add_argument(
+        "--trial-timeout",
+        type=_positive_float,
+        help="seconds before a trial is stopped (with --workers 0 a task that catches the timeout "
+        "exception cannot be stopped: use --workers 1 or more)",
+    )
+    r.add_argument(
+        "--checkpoint-memory",
+        dest="checkpoint_memory_mb",
+        type=_positive_float,
+        metavar="MB",
+        help="checkpoints the driver keeps over all runs (default 1024 MB); the oldest are dropped "
+        "first, and the trials that would continue from them retrain, charged in full",
+    )
+    r.add_argument(
+        "--no-workers-timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="--dask: stop the run after this long with no worker at all (default 60)",
+    )
     r.add_argument(
         "--trials-per-run",
         type=_positive_int,
@@ -316,6 +335,7 @@ def _run_options(a: argparse.Namespace, options: RunOptions) -> RunOptions:
     from hpbench.spec import RunOptions, check_virtual_workers
 
     flags = ("workers", "dask", "trial_timeout", "trials_per_run", "store", "virtual_workers")
+    flags += ("checkpoint_memory_mb", "no_workers_timeout")
     overrides = {k: getattr(a, k) for k in flags if getattr(a, k) is not None}
     check_virtual_workers(overrides.get("virtual_workers", options.virtual_workers), a.workers)
     return RunOptions(**{**options.__dict__, **overrides})

@@ -197,7 +197,10 @@ def run_experiment(
     _validate(spec, tasks)
     path, name, existing, messages = _check_before_writing(spec, options, tasks, store, fresh, say)
     executor = make_executor(
-        workers=options.workers, dask=options.dask, virtual_workers=options.virtual_workers
+        workers=options.workers,
+        dask=options.dask,
+        virtual_workers=options.virtual_workers,
+        no_workers_timeout=options.no_workers_timeout,
     )
     held = contextlib.ExitStack()  # the experiment's lock, then the store: closed in reverse
     try:
@@ -293,6 +296,7 @@ def _drive_runs(
             trial_timeout=options.trial_timeout,
             cache_scope=False if virtual else cache_scope,  # a cached trial would bring real times
             on_trial=on_trial,
+            checkpoint_memory=int(options.checkpoint_memory_mb * 2**20),
         )
     for r in todo:
         db.set_recommendation(r.run_id, r.recommendation())  # type: ignore[arg-type]

@@ -801,3 +801,56 @@ def test_item19_the_stored_error_names_the_real_cause(
     ok = df.loc["lock-metric"]
     assert (ok.status == "ok").all() and (ok["metric.fine"] == 1.5).all()  # the trial and its other metrics
     assert ok.error.str.contains("metrics dropped").all() and ok.error.str.contains("'lock'").all(), ok.error
+
+
+# ------------------------------------------- item 21: one cap on checkpoints across all runs
+def _checkpointing(config: Any, *, budget: Any, seed: int, checkpoint: bytes | None = None) -> dict[str, Any]:
+    start = 0.0 if checkpoint is None else float(checkpoint[:16].decode())
+    blob = f"{budget:<16}".encode() + b"\0" * 984  # 1000 bytes
+    return {"objective": config["x"] + 1.0 / budget, "checkpoint": blob, "resumed_from": start}
+
+
+def _run_with_cap(
+    tmp_path: Path, name: str, cap_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, int]:
+    from hpbench.budget import Budget
+    from hpbench.checkpoints import CheckpointMemory
+    from hpbench.experiment import run_experiment
+    from hpbench.spec import BenchmarkSpec, parse_searcher
+
+    peak = [0]
+    real_keep = CheckpointMemory.keep
+
+    def keep(self: CheckpointMemory, *a: Any) -> None:
+        real_keep(self, *a)
+        peak[0] = max(peak[0], self.held)
+
+    monkeypatch.setattr(CheckpointMemory, "keep", keep)
+    task = hb.FunctionTask(_checkpointing, space=SPACE, name="ckpt", fidelity=hb.Fidelity("epochs", 1, 27))
+    spec = BenchmarkSpec(
+        name, ("ckpt",), (parse_searcher("hyperband:eta=3"),), (0, 1, 2), Budget(max_evals=30)
+    )
+    options = RunOptions(workers=0, checkpoint_memory_mb=cap_bytes / 2**20)
+    res = run_experiment(spec, options, store=tmp_path / "s.db", task_objects={"ckpt": task}, progress=False)
+    monkeypatch.setattr(CheckpointMemory, "keep", real_keep)
+    return res.trials, peak[0]
+
+
+def test_item21_checkpoints_are_capped_across_runs_oldest_dropped_and_charged_in_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fid = hb.Fidelity("epochs", 1, 27)
+    free, free_peak = _run_with_cap(tmp_path, "free", 10**9, monkeypatch)
+    capped, peak = _run_with_cap(tmp_path, "capped", 15500, monkeypatch)  # 15 of 1000 bytes
+    assert peak <= 15500 < free_peak  # the cap holds over the three runs together
+    cont = free[free.continue_from.notna()]
+    assert len(cont) > 5 and (cont["metric.resumed_from"] > 0).all()  # without the cap: all continue
+    cont = capped[capped.continue_from.notna()]
+    dropped, resumed = cont[cont["metric.resumed_from"] == 0], cont[cont["metric.resumed_from"] > 0]
+    assert len(dropped) > 0 and len(resumed) > 0, cont  # the oldest were dropped, the newest kept
+    full = [fid.cost(b) for b in dropped.budget]  # retrained from zero: charged in full
+    assert dropped.cost.tolist() == pytest.approx(full)
+    part = [fid.cost(b, s) for b, s in zip(resumed.budget, resumed["metric.resumed_from"])]
+    assert resumed.cost.tolist() == pytest.approx(part)
+    assert capped.cost.sum() > free.cost.sum()  # the same trials (same decisions), more training charged
+    assert sorted(capped.objective) == pytest.approx(sorted(free.objective))

@@ -109,6 +109,8 @@ class DaskExecutor(RealTimeExecutor):
         address: ``tcp://host:8786`` for a running scheduler, or ``local:N`` for a
             LocalCluster of N single-threaded worker processes.
         connect_timeout: seconds to wait for the scheduler before a clear error.
+        no_workers_timeout: seconds the scheduler may have no worker at all, while trials
+            wait, before the run stops (finished trials stored; the same command resumes).
 
     A task whose worker dies raises ``WorkerDied`` (the scheduler is told to allow no
     silent retries, so the runner decides and records the attempts). Dask's configuration
@@ -117,15 +119,17 @@ class DaskExecutor(RealTimeExecutor):
     """
 
     capabilities = Capabilities()
-    no_workers_timeout = 60.0  # seconds a scheduler may have no worker at all before the run stops
 
-    def __init__(self, address: str, *, connect_timeout: float = 3.0) -> None:
+    def __init__(
+        self, address: str, *, connect_timeout: float = 3.0, no_workers_timeout: float = 60.0
+    ) -> None:
         if not isinstance(address, str) or not (address.startswith("local:") or "://" in address):
             raise ValueError(f"--dask: rule 'tcp://HOST:PORT or local:N' broken, got {address!r}")
         import dask
         import distributed  # noqa: F401 - its defaults must be in dask's config before we override some
 
         self.address = address
+        self.no_workers_timeout = float(no_workers_timeout)
         self._cluster: Any = None
         self.client: Any = None
         self._closed = False
@@ -218,7 +222,7 @@ class DaskExecutor(RealTimeExecutor):
         forever. The finished trials are stored; the same command resumes the rest.
         """
         now = time.monotonic()
-        if now - self._checked < 1.0:
+        if now - self._checked < min(1.0, self.no_workers_timeout / 4):
             return
         self._checked = now
         try:
