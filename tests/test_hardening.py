@@ -232,6 +232,18 @@ def gated(config, *, budget, seed):
     return config["x"]
 
 
+@hb.task(space={"x": hb.Float(0.0, 1.0)}, name="gated-second")
+def gated_second(config, *, budget, seed):
+    d = Path(os.environ["HPB_GATE"])
+    n = len(list(d.glob("call-*")))
+    (d / f"call-{n}-{os.getpid()}").write_text("1")
+    if n >= 1:  # the first call returns at once; later ones wait for the go file
+        (d / "started").write_text("1")
+        while not (d / "go").exists():
+            time.sleep(0.01)
+    return config["x"]
+
+
 @hb.task(space={"x": hb.Float(0.0, 1.0)}, name="interrupts")
 def interrupts(config, *, budget, seed):
     if config["x"] < 2.0:
@@ -854,3 +866,80 @@ def test_item21_checkpoints_are_capped_across_runs_oldest_dropped_and_charged_in
     assert resumed.cost.tolist() == pytest.approx(part)
     assert capped.cost.sum() > free.cost.sum()  # the same trials (same decisions), more training charged
     assert sorted(capped.objective) == pytest.approx(sorted(free.objective))
+
+
+# ------------------------------------- item 12: an external scheduler whose workers all die
+def _dask_process(tmp_path: Path, what: str, *args: str) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        f"distributed.cli.dask_{what}",
+        "--scheduler-file",
+        str(tmp_path / "sched.json"),
+    ]
+    log = open(tmp_path / f"{what}.log", "ab")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen([*cmd, *args], stdout=log, stderr=log)
+
+
+def _worker(tmp_path: Path, address: str) -> subprocess.Popen[bytes]:
+    from distributed import Client
+
+    proc = _dask_process(tmp_path, "worker", "--nthreads", "1", "--nworkers", "1", "--no-nanny")
+    with Client(address, timeout=60) as c:
+        c.wait_for_workers(1, timeout=120)
+    return proc
+
+
+def test_item12_external_scheduler_losing_all_workers_stops_keeps_trials_and_resumes(
+    tmp_path: Path, gate_module: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("distributed")
+    import json
+
+    from hpbench.registry import register_task
+
+    register_task("gated-second", gate_module.gated_second)
+    sched = _dask_process(tmp_path, "scheduler", "--port", "0", "--no-dashboard")
+    procs = [sched]
+    try:
+        while not (tmp_path / "sched.json").exists():
+            assert sched.poll() is None, (tmp_path / "scheduler.log").read_text()
+            threading.Event().wait(0.05)
+        while not (address := json.loads((tmp_path / "sched.json").read_text() or "{}").get("address")):
+            threading.Event().wait(0.05)
+        worker = _worker(tmp_path, address)
+        procs.append(worker)
+        path = tmp_path / "s.db"
+        args = ["run", "--task", "gated-second", "--searcher", "random", "--seeds", "1", "--max-evals", "3"]
+        args += ["--dask", address, "--no-workers-timeout", "1", "--store", str(path), "--name", "e"]
+        args += ["--no-progress"]
+
+        def kill_the_worker() -> None:  # once trial 0 is stored and trial 1 runs
+            while not (tmp_path / "started").exists() or not path.exists() or _count(path) < 1:
+                threading.Event().wait(0.02)
+            worker.kill()
+
+        killer = threading.Thread(target=kill_the_worker, daemon=True)
+        killer.start()
+        code, err = cli(args, capsys)  # before: waited for good, without a word
+        killer.join(timeout=60)
+        assert code == 2 and "has had no workers for 1 s" in one_line(err) and "same command" in err
+        assert len(load_results(path)) == 1  # what finished is kept
+        (tmp_path / "go").write_text("1")
+        procs.append(_worker(tmp_path, address))
+        code, err = cli(args, capsys)  # the same command resumes
+        assert code == 0, err
+        df = load_results(path)
+        assert sorted(df.trial) == [0, 1, 2] and (df.status == "ok").all()
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def _count(path: Path) -> int:
+    try:
+        with Store(path, readonly=True) as s:
+            return int(s.runs_frame().n_trials.sum())
+    except (StoreError, sqlite3.Error):
+        return 0
