@@ -17,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -242,6 +243,16 @@ def gated_second(config, *, budget, seed):
         while not (d / "go").exists():
             time.sleep(0.01)
     return config["x"]
+
+
+@hb.task(space={"x": hb.Float(0.0, 1.0)}, name="swallows-forever")
+def swallows_forever(config, *, budget, seed):
+    while True:
+        try:
+            while True:
+                time.sleep(0.01)
+        except BaseException:
+            pass
 
 
 @hb.task(space={"x": hb.Float(0.0, 1.0)}, name="interrupts")
@@ -943,3 +954,43 @@ def _count(path: Path) -> int:
             return int(s.runs_frame().n_trials.sum())
     except (StoreError, sqlite3.Error):
         return 0
+
+
+# --------------------------------- item 14: a task that swallows the timeout, and --workers 0
+def swallows_once(config: Any, *, budget: Any, seed: int) -> float:
+    try:
+        while True:  # left only by the timeout's exception
+            time.sleep(0.01)
+    except BaseException:
+        return 0.5  # caught, and a result returned after the deadline
+
+
+def test_item14_a_task_that_catches_the_timeout_is_stored_as_timeout_and_the_limit_is_documented(
+    tmp_path: Path, gate_module: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    task = hb.FunctionTask(swallows_once, space=SPACE, name="swallows-once")
+    (rec,) = hb.run_search(task, "random", max_evals=1, trial_timeout=0.2)  # in this process
+    assert (
+        rec.status.value == "timeout" and rec.objective is None and "caught the timeout" in (rec.error or "")
+    )
+    # in a worker process a task that never lets go is killed by the backstop
+    res = hb.benchmark(
+        [gate_module.swallows_forever],
+        ["random"],
+        seeds=1,
+        max_evals=1,
+        workers=1,
+        trial_timeout=0.2,
+        store=tmp_path / "s.db",
+        progress=False,
+    )
+    (row,) = res.trials.itertuples()
+    assert row.status == "timeout" and "its worker was stopped" in row.error
+    # with --workers 0 nothing can stop it: the help and the README say so
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    for text in (help_text, readme):
+        said = text[text.index("--workers 0") :][:160]
+        assert "catches the timeout exception" in said and "cannot be stopped" in said, said

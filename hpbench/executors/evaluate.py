@@ -49,7 +49,10 @@ def _resolve_task(ref: str | Task) -> Task:
 
 
 class _Timeout(BaseException):
-    """Raised inside an evaluation at its deadline; a BaseException so task code can't swallow it."""
+    """Raised inside an evaluation at its deadline; a BaseException, so ``except Exception`` in a task
+    does not catch it. A task that catches it anyway (``except BaseException``) is still stored as
+    timed out; in a worker process the runner's backstop kills one that never returns, but with
+    ``--workers 0`` (the driver's own process) nothing can stop it."""
 
 
 _NAME: str | None = None
@@ -85,11 +88,13 @@ class _Deadline:
         self._timer: threading.Timer | None = None
         self._old: Any = None
         self._alarm = False
+        self.fired = False  # the deadline passed (even if the task caught _Timeout and went on)
 
     def __enter__(self) -> _Deadline:
         if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM"):
 
             def _on_alarm(signum: int, frame: Any) -> None:
+                self.fired = True
                 raise _Timeout()
 
             self._alarm = True
@@ -101,6 +106,7 @@ class _Deadline:
             def _fire() -> None:
                 with self._lock:
                     if not self._done:
+                        self.fired = True
                         ctypes.pythonapi.PyThreadState_SetAsyncExc(
                             ctypes.c_ulong(ident), ctypes.py_object(_Timeout)
                         )
@@ -149,8 +155,12 @@ def evaluate_trial(job: TrialJob) -> TrialOutcome:
     started = time.time()
     try:
         # No timer, signal handler or lock when there is no timeout (the usual, hot case).
-        with contextlib.nullcontext() if job.timeout is None else _Deadline(job.timeout):
+        deadline = None if job.timeout is None else _Deadline(job.timeout)
+        with deadline or contextlib.nullcontext():
             ev = task.evaluate(job.config, budget=job.budget, seed=job.seed, checkpoint=job.checkpoint)
+        if deadline is not None and deadline.fired:  # it caught the timeout and returned anyway
+            msg = f"trial exceeded the timeout of {job.timeout} s (the task caught the timeout and went on)"
+            return TrialOutcome("timeout", None, None, {}, None, msg, started, time.time(), worker)
         obj = float(ev.objective)
         bad = _not_finite(obj, ev.objectives)
         if bad is not None:
