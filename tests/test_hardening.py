@@ -1,4 +1,5 @@
-"""Issue 14, hardening second pass: one test per numbered item (named ``test_NN_...``).
+"""Issue 14, hardening second pass: one test per numbered item (``test_NN_...`` for items 1-11,
+``test_itemNN_...`` for items 12-21).
 
 Each reproduces what a hostile but fair user did and asserts the outcome the issue asks
 for: no silent wrong result, no stranded experiment, no hang, one clear line for a user
