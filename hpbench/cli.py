@@ -7,11 +7,13 @@ written to the store.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shlex
 import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from hpbench.results.store import DEFAULT_STORE, StoreError
@@ -131,7 +133,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulate N workers on a virtual clock: trials run in this process and each takes its "
         "predicted seconds (surrogate tasks) of simulated time; --max-seconds counts those",
     )
-    r.add_argument("--trial-timeout", type=_positive_float, help="seconds before a trial is stopped")
+    r.add_argument(
+        "--trial-timeout",
+        type=_positive_float,
+        help="seconds before a trial is stopped (with --workers 0 a task that catches the timeout "
+        "exception cannot be stopped: use --workers 1 or more)",
+    )
+    r.add_argument(
+        "--checkpoint-memory",
+        dest="checkpoint_memory_mb",
+        type=_positive_float,
+        metavar="MB",
+        help="checkpoints the driver keeps over all runs (default 1024 MB); the oldest are dropped "
+        "first, and the trials that would continue from them retrain, charged in full",
+    )
+    r.add_argument(
+        "--no-workers-timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="--dask: stop the run after this long with no worker at all (default 60)",
+    )
     r.add_argument(
         "--trials-per-run",
         type=_positive_int,
@@ -313,6 +334,7 @@ def _run_options(a: argparse.Namespace, options: RunOptions) -> RunOptions:
     from hpbench.spec import RunOptions, check_virtual_workers
 
     flags = ("workers", "dask", "trial_timeout", "trials_per_run", "store", "virtual_workers")
+    flags += ("checkpoint_memory_mb", "no_workers_timeout")
     overrides = {k: getattr(a, k) for k in flags if getattr(a, k) is not None}
     check_virtual_workers(overrides.get("virtual_workers", options.virtual_workers), a.workers)
     return RunOptions(**{**options.__dict__, **overrides})
@@ -514,7 +536,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        return _COMMANDS[args.command](args)
+        with _ctrl_c_once(restore=argv is not None):
+            return _COMMANDS[args.command](args)
     except (ValueError, TypeError, StoreError) as exc:
         msg = " ".join(str(exc).split())
         print(f"hpbench: error: {msg}", file=sys.stderr)
@@ -530,10 +553,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     except KeyboardInterrupt as exc:
-        if argv is None:  # the real command: a second Ctrl-C during clean-up still exits 130
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
         print(f"hpbench: interrupted; {_resume_advice(args, exc)}", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def _ctrl_c_once(*, restore: bool) -> Iterator[None]:
+    """The first Ctrl-C raises ``KeyboardInterrupt``; later ones are ignored while it cleans up.
+
+    So a second Ctrl-C cannot break the clean-up (or the message) and the exit code stays 130.
+    ``restore``: put the previous handler back at the end (``main`` called in-process).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def first(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        if restore or signal.getsignal(signal.SIGINT) is first:
+            signal.signal(signal.SIGINT, old)
 
 
 def _resume_advice(args: argparse.Namespace, exc: BaseException) -> str:

@@ -207,6 +207,7 @@ def run_experiment(
         workers=auto_workers(options.workers, tasks.values(), options.trial_timeout),
         dask=options.dask,
         virtual_workers=options.virtual_workers,
+        no_workers_timeout=options.no_workers_timeout,
     )
     held = contextlib.ExitStack()  # the experiment's lock, then the store: closed in reverse
     try:
@@ -256,6 +257,8 @@ def _extends(path: str, name: str, spec: BenchmarkSpec) -> bool:
         return False
     with Store(path, readonly=True) as ro:
         found = ro.get_experiment(name)
+        if found is not None:
+            ro.runs_frame(name)  # a damaged JSON field of its runs is named now, before any write
     return found is not None and budget_extension(found[1], {**spec.to_dict(), "name": name})
 
 
@@ -300,6 +303,7 @@ def _drive_runs(
             trial_timeout=options.trial_timeout,
             cache_scope=False if virtual else cache_scope,  # a cached trial would bring real times
             on_trial=on_trial,
+            checkpoint_memory=int(options.checkpoint_memory_mb * 2**20),
         )
     for r in todo:
         db.set_recommendation(r.run_id, r.recommendation())  # type: ignore[arg-type]
@@ -505,8 +509,8 @@ def _driver_thread_limit(local_workers: int) -> Any:
 
 
 def benchmark(
-    tasks: Sequence[str | Task],
-    searchers: Sequence[Any],
+    tasks: str | Task | Sequence[str | Task],
+    searchers: Any,
     *,
     seeds: int | Sequence[int] = 3,
     max_evals: int | None = None,
@@ -526,7 +530,8 @@ def benchmark(
     """Benchmark searchers on tasks in one call and return the results.
 
     Args:
-        tasks: registry names (``"branin"``) or ``Task`` objects (e.g. from ``@hpbench.task``).
+        tasks: registry names (``"branin"``) or ``Task`` objects (e.g. from ``@hpbench.task``);
+            a lone name or task counts as a one-element list (as does a lone searcher).
             A task function's name becomes the task name with ``_`` replaced by ``-``
             (``def my_task`` -> ``"my-task"``); ``@hb.task(name=...)`` sets another.
         searchers: names with parameters (``"hyperband:eta=3"``), tables
@@ -563,7 +568,8 @@ def benchmark(
     """
     from hpbench.api import as_searcher_spec
 
-    names, task_objects = _task_names(tasks, searchers)
+    tasks, searchers = as_list(tasks), as_list(searchers)
+    names, task_objects = _task_names(tasks)
     spec = BenchmarkSpec(
         name=name,
         tasks=tuple(names),
@@ -586,16 +592,13 @@ def benchmark(
     )
 
 
-def _check_lists(**given: Any) -> None:
-    """A lone name, task or searcher where a list belongs is refused (not iterated)."""
-    for what, value in given.items():
-        if isinstance(value, (str, Task, Mapping)):
-            raise TypeError(f"{what}: rule 'a list' broken, got {value!r} (write [{value!r}])")
+def as_list(value: Any) -> Any:
+    """A lone name, task or searcher table where a list belongs, as a one-element list (never iterated)."""
+    return [value] if isinstance(value, (str, Task, Mapping)) else value
 
 
-def _task_names(tasks: Sequence[str | Task], searchers: Sequence[Any]) -> tuple[list[str], dict[str, Task]]:
+def _task_names(tasks: Sequence[str | Task]) -> tuple[list[str], dict[str, Task]]:
     """The names of ``benchmark``'s tasks, and its ``Task`` objects by name (registered on the way)."""
-    _check_lists(tasks=tasks, searchers=searchers)
     task_objects: dict[str, Task] = {}
     names = []
     for t in tasks:

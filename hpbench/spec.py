@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from hpbench.budget import Budget
-from hpbench.checks import check_trial_timeout, is_integer
+from hpbench.checkpoints import DEFAULT_CHECKPOINT_MEMORY_MB, check_checkpoint_memory
+from hpbench.checks import check_trial_timeout, is_integer, is_real
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -192,6 +193,8 @@ class RunOptions:
     trials_per_run: int | None = None
     store: str | None = None
     virtual_workers: int | None = None  # simulated workers on a virtual clock, trials in the driver
+    checkpoint_memory_mb: float = DEFAULT_CHECKPOINT_MEMORY_MB  # over all runs; the oldest dropped first
+    no_workers_timeout: float = 60.0  # Dask: seconds with no worker at all before the run stops
 
     def __post_init__(self) -> None:
         v = self.virtual_workers
@@ -214,6 +217,10 @@ class RunOptions:
             raise TypeError(f"dask: must be an address string, got {self.dask!r}")
         if self.dask is not None and not self.dask.strip():
             raise ValueError(f"dask: rule 'tcp://HOST:PORT or local:N' broken, got {self.dask!r}")
+        check_checkpoint_memory(self.checkpoint_memory_mb)
+        t = self.no_workers_timeout
+        if not is_real(t) or not 0 < float(t) < math.inf:
+            raise ValueError(f"no_workers_timeout: rule 'seconds > 0 and finite' broken, got {t!r}")
         st = self.store
         if st is not None and (not isinstance(st, (str, os.PathLike)) or not str(st).strip()):
             raise TypeError(f"store: rule 'a non-empty file path' broken, got {st!r}")
@@ -249,6 +256,7 @@ def _budget_from(data: Any) -> Budget:
 
 _TOP_KEYS = {"name", "tasks", "searchers", "seeds", "budget", "run"}
 _RUN_KEYS = {"workers", "dask", "trial_timeout", "trials_per_run", "store", "virtual_workers"}
+_RUN_KEYS |= {"checkpoint_memory_mb", "no_workers_timeout"}
 
 
 def load_spec(path: str | Path) -> tuple[BenchmarkSpec, RunOptions]:

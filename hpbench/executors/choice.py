@@ -30,9 +30,16 @@ def auto_workers(workers: int | None, tasks: Iterable[Any], trial_timeout: float
 
 
 def make_executor(
-    *, workers: int = 1, dask: str | None = None, virtual_workers: int | None = None
+    *,
+    workers: int = 1,
+    dask: str | None = None,
+    virtual_workers: int | None = None,
+    no_workers_timeout: float = 60.0,
 ) -> Executor:
-    """``virtual_workers`` (a virtual clock) wins, then ``dask``, then ``workers`` (0: in the driver)."""
+    """``virtual_workers`` (a virtual clock) wins, then ``dask``, then ``workers`` (0: in the driver).
+
+    ``no_workers_timeout``: seconds a Dask scheduler may have no worker at all before the run stops.
+    """
     if virtual_workers is not None:
         from hpbench.executors.virtual import VirtualClockExecutor
 
@@ -40,7 +47,7 @@ def make_executor(
     if dask:
         from hpbench.executors.dask_cluster import DaskExecutor
 
-        return DaskExecutor(dask)
+        return DaskExecutor(dask, no_workers_timeout=no_workers_timeout)
     if workers <= 0:
         return InProcessExecutor()
     return WorkerPool(workers)

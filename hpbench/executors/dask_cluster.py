@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import os
+import signal
+import threading
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from hpbench.executors.base import (
@@ -16,7 +19,7 @@ from hpbench.executors.base import (
     TrialOutcome,
     WorkerDied,
 )
-from hpbench.executors.evaluate import evaluate_trial
+from hpbench.executors.evaluate import evaluate_for_dask
 from hpbench.threads import limit_process_threads, spawn_environ
 
 __all__ = ["DaskExecutor", "parse_local_workers"]
@@ -37,6 +40,29 @@ _CONFIG = {
     "distributed.worker.profile.enabled": False,
     f"distributed.nanny.pre-spawn-environ.{_TRIM}": None,
 }
+
+
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """Worker processes started in here ignore SIGINT from birth (an ignored signal is inherited).
+
+    Ctrl-C in a terminal reaches the whole process group: the driver stops the workers
+    itself, and a worker's own KeyboardInterrupt would only print its traceback.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _ignore_sigint() -> None:
+    """Run on each worker's event loop (its main thread): a restarted worker ignores Ctrl-C too."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def parse_local_workers(address: str) -> int:
@@ -83,6 +109,8 @@ class DaskExecutor(RealTimeExecutor):
         address: ``tcp://host:8786`` for a running scheduler, or ``local:N`` for a
             LocalCluster of N single-threaded worker processes.
         connect_timeout: seconds to wait for the scheduler before a clear error.
+        no_workers_timeout: seconds the scheduler may have no worker at all, while trials
+            wait, before the run stops (finished trials stored; the same command resumes).
 
     A task whose worker dies raises ``WorkerDied`` (the scheduler is told to allow no
     silent retries, so the runner decides and records the attempts). Dask's configuration
@@ -91,15 +119,17 @@ class DaskExecutor(RealTimeExecutor):
     """
 
     capabilities = Capabilities()
-    no_workers_timeout = 60.0  # seconds a scheduler may have no worker at all before the run stops
 
-    def __init__(self, address: str, *, connect_timeout: float = 3.0) -> None:
+    def __init__(
+        self, address: str, *, connect_timeout: float = 3.0, no_workers_timeout: float = 60.0
+    ) -> None:
         if not isinstance(address, str) or not (address.startswith("local:") or "://" in address):
             raise ValueError(f"--dask: rule 'tcp://HOST:PORT or local:N' broken, got {address!r}")
         import dask
         import distributed  # noqa: F401 - its defaults must be in dask's config before we override some
 
         self.address = address
+        self.no_workers_timeout = float(no_workers_timeout)
         self._cluster: Any = None
         self.client: Any = None
         self._closed = False
@@ -128,15 +158,18 @@ class DaskExecutor(RealTimeExecutor):
         from distributed import Client, LocalCluster
 
         if address.startswith("local:"):
-            self._cluster = LocalCluster(
-                n_workers=parse_local_workers(address),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=50,
-                env=spawn_environ(),
-            )
-            return Client(self._cluster, timeout=timeout)
+            with _workers_ignore_ctrl_c():
+                self._cluster = LocalCluster(
+                    n_workers=parse_local_workers(address),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=50,
+                    env=spawn_environ(),
+                )
+            client = Client(self._cluster, timeout=timeout)
+            client.register_worker_callbacks(_ignore_sigint)  # workers the nannies restart later
+            return client
         try:
             _probe_scheduler(address, timeout)  # Client's own timeout covers the TCP connect only
             return Client(address, timeout=timeout)
@@ -154,7 +187,7 @@ class DaskExecutor(RealTimeExecutor):
             os.environ[_TRIM] = value
 
     def submit(self, job: TrialJob) -> cf.Future[TrialOutcome]:
-        dfut = self.client.submit(evaluate_trial, job, pure=False)
+        dfut = self.client.submit(evaluate_for_dask, job, pure=False)
         out: cf.Future[TrialOutcome] = cf.Future()
         out.set_running_or_notify_cancel()
         self._futures[out] = dfut
@@ -189,7 +222,7 @@ class DaskExecutor(RealTimeExecutor):
         forever. The finished trials are stored; the same command resumes the rest.
         """
         now = time.monotonic()
-        if now - self._checked < 1.0:
+        if now - self._checked < min(1.0, self.no_workers_timeout / 4):
             return
         self._checked = now
         try:

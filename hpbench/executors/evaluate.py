@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import math
 import os
+import pickle
 import signal
 import socket
 import threading
@@ -23,7 +25,7 @@ from typing import Any
 from hpbench.executors.base import TrialJob, TrialOutcome
 from hpbench.tasks.base import Task
 
-__all__ = ["evaluate_trial", "worker_name"]
+__all__ = ["evaluate_trial", "evaluate_in_worker", "evaluate_for_dask", "sendable", "worker_name"]
 
 _task_cache: dict[str, Task] = {}
 _prepared: set[tuple[type, str]] = set()  # (class, name) of the tasks prepared in this process
@@ -47,7 +49,10 @@ def _resolve_task(ref: str | Task) -> Task:
 
 
 class _Timeout(BaseException):
-    """Raised inside an evaluation at its deadline; a BaseException so task code can't swallow it."""
+    """Raised inside an evaluation at its deadline; a BaseException, so ``except Exception`` in a task
+    does not catch it. A task that catches it anyway (``except BaseException``) is still stored as
+    timed out; in a worker process the runner's backstop kills one that never returns, but with
+    ``--workers 0`` (the driver's own process) nothing can stop it."""
 
 
 _NAME: str | None = None
@@ -83,11 +88,13 @@ class _Deadline:
         self._timer: threading.Timer | None = None
         self._old: Any = None
         self._alarm = False
+        self.fired = False  # the deadline passed (even if the task caught _Timeout and went on)
 
     def __enter__(self) -> _Deadline:
         if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM"):
 
             def _on_alarm(signum: int, frame: Any) -> None:
+                self.fired = True
                 raise _Timeout()
 
             self._alarm = True
@@ -99,6 +106,7 @@ class _Deadline:
             def _fire() -> None:
                 with self._lock:
                     if not self._done:
+                        self.fired = True
                         ctypes.pythonapi.PyThreadState_SetAsyncExc(
                             ctypes.c_ulong(ident), ctypes.py_object(_Timeout)
                         )
@@ -147,8 +155,12 @@ def evaluate_trial(job: TrialJob) -> TrialOutcome:
     started = time.time()
     try:
         # No timer, signal handler or lock when there is no timeout (the usual, hot case).
-        with contextlib.nullcontext() if job.timeout is None else _Deadline(job.timeout):
+        deadline = None if job.timeout is None else _Deadline(job.timeout)
+        with deadline or contextlib.nullcontext():
             ev = task.evaluate(job.config, budget=job.budget, seed=job.seed, checkpoint=job.checkpoint)
+        if deadline is not None and deadline.fired:  # it caught the timeout and returned anyway
+            msg = f"trial exceeded the timeout of {job.timeout} s (the task caught the timeout and went on)"
+            return TrialOutcome("timeout", None, None, {}, None, msg, started, time.time(), worker)
         obj = float(ev.objective)
         bad = _not_finite(obj, ev.objectives)
         if bad is not None:
@@ -172,3 +184,52 @@ def evaluate_trial(job: TrialJob) -> TrialOutcome:
         return TrialOutcome("timeout", None, None, {}, None, msg, started, time.time(), worker)
     except Exception as exc:  # noqa: BLE001 - a failing trial must not stop the run
         return _crashed(exc, started, worker)
+
+
+def evaluate_in_worker(job: TrialJob) -> TrialOutcome:
+    """``evaluate_trial`` in a worker process, where SIGINT is ignored: a ``KeyboardInterrupt``
+    is the task's own, and fails its trial saying so instead of killing the worker."""
+    started = time.time()
+    try:
+        return evaluate_trial(job)
+    except KeyboardInterrupt as exc:
+        why = (
+            f"KeyboardInterrupt raised by the task ({exc})"
+            if str(exc)
+            else "KeyboardInterrupt raised by the task"
+        )
+        return TrialOutcome("failed", None, None, {}, None, why, started, time.time(), worker_name())
+
+
+def evaluate_for_dask(job: TrialJob) -> TrialOutcome:
+    """What a Dask worker runs: a metric that cannot be pickled would kill the result's transfer."""
+    return sendable(evaluate_in_worker(job), whole=False)
+
+
+def sendable(out: TrialOutcome, *, whole: bool = True) -> TrialOutcome:
+    """``out`` without the metrics that cannot be pickled, the error saying which were dropped.
+
+    ``whole=False``: check the metrics only (a checkpoint is bytes, the rest numbers), to
+    spare pickling a large checkpoint twice.
+    """
+    try:
+        pickle.dumps(out if whole else out.metrics)
+        return out
+    except Exception:  # noqa: BLE001 - any pickling failure means the same here
+        pass
+    kept, dropped = {}, []
+    for k, v in out.metrics.items():
+        try:
+            pickle.dumps(v)
+            kept[k] = v
+        except Exception as exc:  # noqa: BLE001 - any pickling failure means the same here
+            dropped.append(f"{k!r} ({type(exc).__name__})")
+    note = f"metrics dropped (cannot be sent from the worker): {', '.join(dropped) or 'none'}"
+    error = "; ".join(x for x in (out.error, note) if x)
+    fixed = dataclasses.replace(out, metrics=kept, error=error)
+    try:
+        pickle.dumps(fixed)
+        return fixed
+    except Exception as exc:  # noqa: BLE001 - e.g. the checkpoint: the trial fails, with the cause
+        msg = f"the outcome cannot be sent from the worker ({type(exc).__name__}: {exc})"[:2000]
+        return TrialOutcome("failed", None, None, {}, None, msg, out.started, out.finished, out.worker)

@@ -12,10 +12,8 @@ from __future__ import annotations
 import collections
 import concurrent.futures as cf
 import contextlib
-import dataclasses
 import multiprocessing as mp
 import multiprocessing.connection as mpc
-import pickle
 import signal
 import socket
 import threading
@@ -32,7 +30,7 @@ from hpbench.executors.base import (
     TrialOutcome,
     WorkerDied,
 )
-from hpbench.executors.evaluate import evaluate_trial, worker_name
+from hpbench.executors.evaluate import evaluate_in_worker, sendable
 from hpbench.threads import limit_process_threads, one_thread_environ
 
 __all__ = ["WorkerPool", "Ready", "Stop"]
@@ -65,38 +63,13 @@ def _worker_main(conn: mpc.Connection) -> None:
             return
         if isinstance(msg, Stop):
             return
-        started = time.time()
-        try:
-            out = evaluate_trial(msg)
-        except KeyboardInterrupt:  # SIGINT is ignored here: the task raised it itself
-            why = "KeyboardInterrupt raised by the task"
-            out = TrialOutcome("failed", None, None, {}, None, why, started, time.time(), worker_name())
+        out = evaluate_in_worker(msg)
         try:
             conn.send(out)
         except (BrokenPipeError, OSError):
             return
         except Exception:  # noqa: BLE001 - the outcome does not pickle: the pipe is untouched
-            conn.send(_sendable(out))
-
-
-def _sendable(out: TrialOutcome) -> TrialOutcome:
-    """``out`` without the metrics that cannot be pickled, the error saying which were dropped."""
-    kept, dropped = {}, []
-    for k, v in out.metrics.items():
-        try:
-            pickle.dumps(v)
-            kept[k] = v
-        except Exception as exc:  # noqa: BLE001 - any pickling failure means the same here
-            dropped.append(f"{k!r} ({type(exc).__name__})")
-    note = f"metrics dropped (cannot be sent from the worker): {', '.join(dropped) or 'none'}"
-    error = "; ".join(x for x in (out.error, note) if x)
-    fixed = dataclasses.replace(out, metrics=kept, error=error)
-    try:
-        pickle.dumps(fixed)
-        return fixed
-    except Exception as exc:  # noqa: BLE001 - e.g. the checkpoint: the trial fails, with the cause
-        msg = f"the outcome cannot be sent from the worker ({type(exc).__name__}: {exc})"[:2000]
-        return TrialOutcome("failed", None, None, {}, None, msg, out.started, out.finished, out.worker)
+            conn.send(sendable(out))
 
 
 class _Worker:

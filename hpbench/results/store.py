@@ -121,6 +121,7 @@ _TRIAL_COLUMNS = _V2_COLUMNS + ", objectives"
 _INSERT_TRIAL = f"INSERT INTO trials (id, {_TRIAL_COLUMNS}) VALUES ({', '.join(['?'] * 19)})"
 
 
+_RUN_JSON = ("task_info", "searcher_params", "budget", "versions", "machine")  # JSON columns of runs
 _STATUS_TEXT = {s: s.value for s in TrialStatus}  # Enum.value is a slow descriptor (hot path)
 
 
@@ -322,8 +323,16 @@ class Store:
                 if os.access(Path(self.path).resolve().parent, os.W_OK):
                     raise
                 # Read-only media: WAL mode cannot create its -shm file there, and nothing
-                # can write the file, so it is read as immutable.
+                # can write the file, so it is read as immutable. That ignores a -wal file:
+                # commits still in one would be silently left out, so that is refused.
                 self.conn.close()
+                wal = Path(self.path + "-wal")
+                if wal.exists() and wal.stat().st_size > 0:
+                    raise StoreError(
+                        f"store {self.path!r}: on read-only media, its -wal file holds commits that "
+                        "cannot be read without its -shm file; copy the store with its -wal to a "
+                        "writable folder and read it there"
+                    ) from None
                 self.conn = sqlite3.connect(uri + "?immutable=1", uri=True, isolation_level=None)
         else:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -708,18 +717,19 @@ class Store:
         r = self.conn.execute(sql, (row_id,)).fetchone()
         if r is None:
             return None
+        where = f"store {self.path!r}: table trials, run {row_id // _RUN_STRIDE}, trial {r[0]}, column {{}}"
         return TrialRecord(
             trial_id=r[0],
-            config=json.loads(r[1]),
+            config=loads_field(r[1], where.format("config")),
             budget=r[2],
             status=TrialStatus.OK,
             objective=r[3],
             cost=r[4],
-            metrics=json.loads(r[5]),
+            metrics=loads_field(r[5], where.format("metrics")),
             started=r[6],
             finished=r[7],
             continue_from=r[8],
-            objectives=None if r[9] is None else json.loads(r[9]),
+            objectives=None if r[9] is None else loads_field(r[9], where.format("objectives")),
         )
 
     def level_summaries(self) -> list[tuple[int, float | None, float | None, float]]:
@@ -756,7 +766,11 @@ class Store:
             f"r.started, r.finished, r.versions, r.machine, r.error, {self._recommended_sql} AS recommended "
             "FROM runs r JOIN experiments e ON r.experiment_id = e.id"
         )
-        return self._frame(sql, experiment, "r.id")
+        df = self._frame(sql, experiment, "r.id")
+        for col in _RUN_JSON:  # every reader of runs gets them checked: a damaged one is named
+            for run, v in zip(df["run_id"], df[col]):
+                loads_field(v, f"store {self.path!r}: table runs, run {run}, column {col}")
+        return df
 
     def trials_frame(self, experiment: str | None = None) -> pd.DataFrame:
         sql = (
@@ -797,7 +811,8 @@ def _tidy(df: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
     raw = df.pop("task_info")
-    parsed = {s: loads_field(s, "table runs, column task_info") for s in raw.unique()}  # one per run
+    first_run = dict(zip(raw, df["run_id"]))  # one text per run, usually: parsed once each
+    parsed = {s: loads_field(s, f"table runs, run {run}, column task_info") for s, run in first_run.items()}
     info = raw.map(parsed.__getitem__) if len(df) else pd.Series(dtype=object)
     df["optimum"] = [i.get("optimum") for i in info] if len(df) else []
     df["fidelity_high"] = [(i.get("fidelity") or {}).get("high") for i in info] if len(df) else []

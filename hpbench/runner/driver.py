@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hpbench.cache import EvaluationCache, cache_key
+from hpbench.checkpoints import DEFAULT_CHECKPOINT_MEMORY_MB, CheckpointMemory
 from hpbench.executors.base import Executor, ExecutorBroken, TrialJob, TrialOutcome, WorkerDied
 from hpbench.results.store import Store, encode_config
 from hpbench.runner.state import RunState
@@ -89,6 +90,9 @@ class Driver:
         cache_scope: False = no cache; an experiment id = reuse evaluations of that
             experiment; None = reuse evaluations of any experiment in the store.
         on_trial: called after each finished trial (progress display).
+        checkpoint_memory: bytes of checkpoints kept over all runs at once (default
+            ``DEFAULT_CHECKPOINT_MEMORY_MB``); the oldest are dropped first, and a trial that
+            would have continued from one trains from zero, charged in full.
     """
 
     def __init__(
@@ -101,6 +105,7 @@ class Driver:
         trial_timeout: float | None = None,
         cache_scope: int | None | bool = False,
         on_trial: Progress | None = None,
+        checkpoint_memory: int | None = None,
     ) -> None:
         caps = executor.capabilities
         self.executor, self.store, self.on_trial = executor, store, on_trial
@@ -112,8 +117,11 @@ class Driver:
         self.slots = max(1, executor.workers) + prefetch
         self.futures: dict[cf.Future[TrialOutcome], InFlight] = {}
         self.active = [r for r in runs if not r.finished]
+        cap = DEFAULT_CHECKPOINT_MEMORY_MB * 2**20 if checkpoint_memory is None else checkpoint_memory
+        self.memory = CheckpointMemory(int(cap))  # one cap over every run
         for r in self.active:
             r.count_searcher_time = not caps.virtual_time
+            r.memory = self.memory
         self.cursor = 0
         self.cache: EvaluationCache | None = None
         if cache_scope is not False and store is not None:
@@ -134,10 +142,10 @@ class Driver:
         """Fill the free slots, then finish what came back; False when every run is done."""
         self.fill()
         if not self.futures:
-            self.active = [r for r in self.active if not r.finished]
             for r in self.active:  # nothing in flight and nothing asked: these runs are done
                 if not r.inflight:
                     r.finished = True
+            self._drop_finished()
             return bool(self.active)
         for fl, out in self.collect(timeout=0.5):
             self.finish(fl, out)
@@ -159,7 +167,14 @@ class Driver:
                     progressed = True
                     self.start(fl)
             self.cursor += 1
-            self.active = [r for r in self.active if not r.finished]
+            self._drop_finished()
+
+    def _drop_finished(self) -> None:
+        """Runs that ended leave the round-robin, and their checkpoints the memory."""
+        for r in self.active:
+            if r.finished:
+                self.memory.forget(r.checkpoints)
+        self.active = [r for r in self.active if not r.finished]
 
     # --------------------------------------------------------------- the steps
     def next_job(self, run: RunState) -> InFlight | None:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from hpbench.budget import Budget, RunBudget
+from hpbench.checkpoints import DEFAULT_CHECKPOINT_MEMORY_MB, CheckpointMemory
 from hpbench.checks import is_integer
 from hpbench.incumbent import eligible
 from hpbench.objectives import searcher_feedback
@@ -19,14 +20,11 @@ from hpbench.trial import Suggestion, TrialRecord, TrialStatus
 if TYPE_CHECKING:
     from hpbench.runner.driver import InFlight
 
-__all__ = ["RunState", "ResumeError", "MAX_CHECKPOINT_BYTES"]
+__all__ = ["RunState", "ResumeError"]
 
 
 class ResumeError(ValueError):
     """A rebuilt searcher does not reproduce its run's stored trials: the run cannot be resumed."""
-
-
-MAX_CHECKPOINT_BYTES = 512 * 2**20  # per run; older checkpoints are dropped (then retrained)
 
 
 class RunState:
@@ -35,7 +33,8 @@ class RunState:
     Attributes:
         limits: the run's ``Budget``; ``ledger`` (a ``RunBudget``) is its accounting.
         levels: fidelity level of every trial started, by trial id.
-        checkpoints: trial id -> (fidelity level, checkpoint bytes), oldest first.
+        checkpoints: trial id -> (fidelity level, checkpoint bytes), oldest first; they count
+            against ``memory``, a cap shared by all runs of a driver (oldest dropped first).
         inflight: trials submitted and not finished, by trial id.
         error: set when the searcher raised: the run stops, the others go on.
     """
@@ -64,7 +63,8 @@ class RunState:
         self.requeue: list[Suggestion] = []  # asked while replaying, never stored: run them first
         self.levels: dict[int, float | None] = {}
         self.checkpoints: OrderedDict[int, tuple[float, bytes]] = OrderedDict()
-        self._checkpoint_bytes = 0
+        # the driver gives every run one shared cap (Driver(checkpoint_memory=...)); alone, its own
+        self.memory = CheckpointMemory(int(DEFAULT_CHECKPOINT_MEMORY_MB * 2**20))
         self.best = math.inf
         self.finished = False
         self.error: str | None = None
@@ -154,11 +154,7 @@ class RunState:
     def keep_checkpoint(self, trial_id: int, level: float | None, blob: bytes | None) -> None:
         if blob is None or level is None or self._top is None or level >= self._top:
             return  # nothing continues past the top fidelity
-        self.checkpoints[trial_id] = (level, blob)
-        self._checkpoint_bytes += len(blob)
-        while self._checkpoint_bytes > MAX_CHECKPOINT_BYTES and len(self.checkpoints) > 1:
-            _, (_, old) = self.checkpoints.popitem(last=False)
-            self._checkpoint_bytes -= len(old)
+        self.memory.keep(self.checkpoints, trial_id, level, blob)
 
     def complete(self, s: Suggestion, rec: TrialRecord) -> None:
         """Tell the searcher (unless it already failed) and count the trial's time."""
