@@ -118,11 +118,12 @@ class ExperimentResult:
 
     def report(self, path: str | os.PathLike[str] = "results/report.html") -> Path:
         """Write the HTML report of this experiment."""
-        from hpbench.results.report import write_report
+        from hpbench.results.report import baseline_pool, write_report
         from hpbench.results.store import experiment_specs
 
         specs = experiment_specs(self.store, self.name)
-        return write_report(self.trials, self.runs, path, title=self.name, specs=specs)
+        pool = baseline_pool(self.store, [self.name])  # the store's other random evaluations of these tasks
+        return write_report(self.trials, self.runs, path, title=self.name, pool_from=pool, specs=specs)
 
 
 def _validate(spec: BenchmarkSpec, tasks: Mapping[str, Task]) -> None:

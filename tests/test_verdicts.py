@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -56,7 +57,7 @@ def _task_seeds(run_seeds: range) -> set[int]:
 
 
 @pytest.fixture(scope="module")
-def flaky(tmp_path_factory) -> an.Analysis:
+def flaky_res(tmp_path_factory) -> tuple[hb.ExperimentResult, an.Analysis]:
     """'flaky' is perfect on seeds 5..9 and fails every trial on 0..4; two steady searchers finish all."""
     bad = _task_seeds(range(5))
 
@@ -69,7 +70,12 @@ def flaky(tmp_path_factory) -> an.Analysis:
     searchers = [_searcher("flaky", 0.01), _searcher("steady-a", 0.02), _searcher("steady-b", 0.03)]
     store = tmp_path_factory.mktemp("flaky") / "s.db"
     res = hb.benchmark([cliff], searchers, seeds=10, max_evals=2, store=store, progress=False)
-    return hb.analyse(res.trials, res.runs)
+    return res, hb.analyse(res.trials, res.runs)
+
+
+@pytest.fixture(scope="module")
+def flaky(flaky_res) -> an.Analysis:
+    return flaky_res[1]
 
 
 def test_runs_without_a_result_stay_in_every_table_and_lose(flaky):
@@ -313,6 +319,9 @@ def test_multi_fidelity_under_max_evals_is_flagged(tmp_path):
     )
     a = hb.analyse(res.trials, res.runs)
     assert any("sh ran under max_evals" in w and "not on equal terms" in w for w in a.warnings)
+    summary = html_text(res.report(tmp_path / "r.html"))
+    summary = summary[summary.index('id="summary"') : summary.index('id="task-0"')]
+    assert "Warnings" in summary and "sh ran under max_evals" in summary  # visible in the report
 
 
 def test_cost_and_compute_axes_disagreeing_is_a_warning():
@@ -400,3 +409,183 @@ def test_cli_report_is_one_experiment_unless_asked_and_pools_equal_budgets_only(
     assert "no experiment 'zz'" in capsys.readouterr().err
     # runs store the task's space, so the report reads each parameter's scale instead of guessing
     assert task_spaces(hb.load_runs(db))["branin"]["x1"]["type"] == "float"
+
+
+# --- the verdict over several tasks, the pooled baseline, the summary's words -------------------
+
+
+def _two_tasks(bad_seeds: set[int]) -> list:
+    def make(name: str):
+        @hb.task(space=SPACE, name=name, optimum=0.0)
+        def f(config, *, budget, seed):
+            return 20.0 if (config["x"] < 0.015 and seed in bad_seeds) else config["x"]
+
+        return f
+
+    return [make("d1"), make("d2")]
+
+
+def test_overall_winner_is_named_only_when_sure_and_random_scores_zero(tmp_path):
+    searchers = [_searcher("good", 0.01), _searcher("ok", 0.02), "random"]
+    res = hb.benchmark(
+        _two_tasks(set()), searchers, seeds=8, max_evals=3, store=tmp_path / "s.db", progress=False
+    )
+    a = hb.analyse(res.trials, res.runs)
+    # good beats ok and random on every seed: sure overall, and on each task (Holm: 3 * 2/256 < 0.05)
+    assert a.verdict.overall == "good" and a.verdict.per_task == {"d1": "good", "d2": "good"}
+    assert a.verdict.headline() == "Overall winner: good"
+    assert a.verdict.overall_tests.set_index("b").loc["ok", "p_value"] == pytest.approx(2 / 2**16)
+    rnd = a.table[a.table["searcher"] == "random"]
+    assert ((rnd["score_lo"] <= 0.0) & (rnd["score_hi"] >= 0.0)).all()  # random search scores 0
+    html = html_text(res.report(tmp_path / "r.html"))
+    assert "Overall winner: good" in html and "d1: good (8/8 runs with a result)" in html
+
+
+def test_one_diverged_seed_does_not_decide_over_several_tasks(tmp_path):
+    searchers = [_searcher("diverger", 0.01), _searcher("solid", 0.02), "random"]
+    res = hb.benchmark(
+        _two_tasks(_task_seeds(range(1))),
+        searchers,
+        seeds=8,
+        max_evals=3,
+        store=tmp_path / "s.db",
+        progress=False,
+    )
+    a = hb.analyse(res.trials, res.runs)
+    mean_regret = a.final.groupby("searcher")["regret"].mean()
+    assert mean_regret["diverger"] > mean_regret["solid"]  # a rule on means would crown 'solid'
+    assert a.verdict.leader == "diverger" and a.verdict.leader_per_task == {
+        "d1": "diverger",
+        "d2": "diverger",
+    }
+    assert a.verdict.overall in (None, "diverger") and "median normalised score" in a.verdict.basis
+    sc = a.final[a.final["searcher"] == "diverger"]["score"]
+    assert sc.min() >= a.final["score"].min() and np.isfinite(sc).all()  # the diverged seed is clipped
+
+
+def test_random_baseline_pools_every_random_evaluation_of_the_task_version_in_the_store(tmp_path):
+    from hpbench.results.report import baseline_pool
+
+    def version(v: str, shift: float):
+        @hb.task(space=SPACE, name="pool", optimum=0.0, version=v)
+        def f(config, *, budget, seed):
+            return config["x"] + shift
+
+        return f
+
+    db, kw = tmp_path / "s.db", {"max_evals": 6, "progress": False}
+    hb.benchmark([version("1", 0.0)], ["random"], seeds=10, store=db, name="big", **kw)
+    hb.benchmark([version("2", 0.5)], ["random"], seeds=10, store=db, name="other-version", **kw)
+    small = hb.benchmark(
+        [version("1", 0.0)], ["random", _searcher("fixed", 0.3)], seeds=3, store=db, name="small", **kw
+    )
+    tr = hb.load_results(db)
+    runs = hb.load_runs(db)
+    same = runs.loc[runs["task_version"] == "1", "run_id"]
+    pooled = np.sort(tr.loc[tr["run_id"].isin(same) & (tr["searcher"] == "random"), "objective"].to_numpy())
+    assert len(pooled) == 13 * 6  # big's 60 and small's 18 random evaluations, not other-version's
+
+    def base(values: np.ndarray, n: int = 6) -> float:  # median of the best of n i.i.d. draws, closed form
+        cdf = 1 - (1 - np.arange(1, len(values) + 1) / len(values)) ** n
+        return float(values[np.searchsorted(cdf, 0.5)])
+
+    def implied(a: an.Analysis) -> float:  # score = 1 - v / base for the fixed searcher's v = 0.3 < clip
+        s = a.final.loc[a.final["searcher"] == "fixed", "score"].iloc[0]
+        return 0.3 / (1 - s)
+
+    pool = baseline_pool(db, ["small"])
+    a = hb.analyse(small.trials, small.runs, pool_from=pool)
+    assert implied(a) == pytest.approx(base(pooled))
+    own = np.sort(small.trials.loc[small.trials["searcher"] == "random", "objective"].to_numpy())
+    assert implied(hb.analyse(small.trials, small.runs)) == pytest.approx(base(own)) != base(pooled)
+    with pytest.raises(ValueError, match="task_version"):
+        hb.analyse(small.trials, small.runs, pool_from=pool.drop(columns="task_version"))
+    shown = f"score {an_fmt(a.table.set_index('searcher').loc['fixed', 'score_median'])}"
+    assert shown in html_text(small.report(tmp_path / "r.html"))  # the report pools the store too
+
+
+def test_summary_says_how_many_seeds_a_close_pair_needs(tmp_path):
+    searchers = [_searcher("good", 0.01), _searcher("ok", 0.02)]
+    res = hb.benchmark(
+        _two_tasks(set())[:1], searchers, seeds=4, max_evals=2, store=tmp_path / "s.db", progress=False
+    )
+    a = hb.analyse(res.trials, res.runs)
+    assert a.verdict.per_task == {"d1": None}  # 4 seeds: the smallest two-sided p is 2/16
+    row = a.seeds_needed.iloc[0]
+    assert (row["a"], row["b"], row["n_seeds"], row["seeds_needed"]) == ("good", "ok", 4, 6)  # 2/64 < 0.05
+    sentence = "To separate good from ok on d1 at this budget you need about 6 seeds (now 4;"
+    assert any(sentence in s for s in a.verdict.statements)
+    summary = html_text(res.report(tmp_path / "r.html"))
+    assert sentence in summary[summary.index('id="summary"') : summary.index('id="task-0"')]
+
+
+def test_analysis_frames_are_what_the_report_shows(flaky_res, tmp_path):
+    multipletests = pytest.importorskip("statsmodels.stats.multitest").multipletests
+    res, a = flaky_res
+    assert len(a.final) == len(res.runs) == 30 and {"task", "searcher", "seed", "value"} <= set(a.final)
+    assert (a.final["value"].isna() == ~a.final["has_result"]).all()
+    assert {"median", "lo", "hi", "coverage", "n_with_result", "n_runs"} <= set(a.table)
+    assert np.allclose(a.table["coverage"], 1 - 2 * stats.binom.cdf(1, 10, 0.5))
+    assert {"p_value", "p_holm", "median_diff", "diff_lo", "diff_hi", "a12"} <= set(a.pairs)
+    assert np.allclose(a.pairs["p_holm"], multipletests(a.pairs["p_value"], method="holm")[1])
+    assert list(a.ranks["searcher"]) == list(a.friedman.searchers)
+    wide = a.final.assign(v=a.final["value"].fillna(np.inf)).pivot(
+        index="seed", columns="searcher", values="v"
+    )
+    assert a.friedman.statistic == pytest.approx(stats.friedmanchisquare(*wide.to_numpy().T).statistic)
+    assert {"task", "a", "b", "n_seeds", "seeds_needed"} <= set(a.seeds_needed)
+    assert a.verdict.overall is None and a.verdict.per_task == {"cliff": None}
+    html = html_text(hb_report(res, tmp_path / "r.html"))
+    assert (
+        "No clear winner" in html
+        and "cliff: no clear winner (steady-a ahead, 10/10 runs with a result)" in html
+    )
+    assert "[x(2), x(9)] of 10: 97.9% at 10 runs" in html  # the interval's real coverage, in the table
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    for word in ("hb.analyse(", "`final`", "`table`", "`pairs`", "`ranks`", "`seeds_needed`",
+                 "verdict.overall", "verdict.per_task"):  # fmt: skip
+        assert word in readme
+
+
+def test_effect_sizes_stand_beside_every_p_value(flaky):
+    p = flaky.pairs
+    assert p[["median_diff", "diff_lo", "diff_hi", "diff_coverage", "a12"]].notna().all().all()
+    r = p.set_index(["a", "b"]).loc[("flaky", "steady-a")]
+    f = flaky.final.set_index(["searcher", "seed"])["value"]
+    va, vb = f["flaky"].sort_index().to_numpy(), f["steady-a"].sort_index().to_numpy()
+    d = np.where(np.isnan(va), np.inf, va - vb)  # flaky's missing runs: worse than any
+    assert r["median_diff"] == pytest.approx(np.median(d))  # 5 x -0.01 and 5 x +inf: the middle is +inf
+    u = stats.mannwhitneyu(np.where(np.isnan(vb), np.inf, vb), np.where(np.isnan(va), np.inf, va)).statistic
+    assert r["a12"] == pytest.approx(u / 100)
+
+
+def test_multi_objective_tables_state_effect_sizes_and_the_bands_real_coverage(tmp_path):
+    res = hb.benchmark(
+        ["zdt1"], ["random", "parego"], seeds=3, max_evals=5, store=tmp_path / "s.db", progress=False
+    )
+    text = html_text(res.report(tmp_path / "r.html"))
+    mo = text[text.index("zdt1: several objectives") :]
+    assert "P(a better)" in mo and "median difference a − b" in mo
+    assert "bootstrap" not in text and "band = median's interval ([min, max]: 75% at 3 runs)" in mo
+
+
+def html_text(path) -> str:
+    """What a reader sees of a report: its text without tags, and its figures' JSON."""
+    import html
+    import re
+
+    from conftest import report_shown_text
+
+    return html.unescape(re.sub(r"<(?!section)[^>]+>", "", report_shown_text(path)))
+
+
+def an_fmt(x: float) -> str:
+    from hpbench.results.html import fmt
+
+    return fmt(x, 3)
+
+
+def hb_report(res, path):
+    from hpbench.results.report import write_report
+
+    return write_report(res.trials, res.runs, path)

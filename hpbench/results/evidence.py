@@ -160,32 +160,33 @@ def _friedman_sentence(fr: st.FriedmanResult | None, n_tasks: int) -> str:
     return head + f"no significant difference at {fr.alpha:g}; {more}."
 
 
-def _seeds_sentences(seeds: pd.DataFrame, verdict: Verdict, limit: int = 6) -> list[str]:
-    out = []
-    close = (
-        seeds[
-            [
-                r["a"] == verdict.leader_per_task.get(r["task"])
-                or r["b"] == verdict.leader_per_task.get(r["task"])
-                for _, r in seeds.iterrows()
-            ]
-        ]
-        if len(seeds)
-        else seeds
+def _seeds_sentence(r: pd.Series, alpha: float) -> str:
+    need, now = r["seeds_needed"], int(r["n_seeds"])
+    if not math.isfinite(need):
+        return (
+            f"{r['a']} and {r['b']} on {r['task']}: no difference seen in {now} seeds; "
+            "more seeds are unlikely to separate them."
+        )
+    how = f"80% power, paired test at alpha {alpha:g}"
+    if need <= now:
+        return (
+            f"To separate {r['a']} from {r['b']} on {r['task']} at this budget you need about {int(need)} "
+            f"seeds ({how}); the {now} run did not separate them, as happens at that power (one time in "
+            "five) and under Holm's correction: run more."
+        )
+    return (
+        f"To separate {r['a']} from {r['b']} on {r['task']} at this budget you need about {int(need)} "
+        f"seeds (now {now}; {how})."
     )
-    for _, r in close.head(limit).iterrows():
-        if math.isfinite(r["seeds_needed"]):
-            out.append(
-                f"To separate {r['a']} from {r['b']} on {r['task']} at this budget you need about "
-                f"{int(r['seeds_needed'])} seeds (now {int(r['n_seeds'])}; 80% power, paired test at "
-                "alpha 0.05)."
-            )
-        else:
-            out.append(
-                f"{r['a']} and {r['b']} on {r['task']}: no difference seen in {int(r['n_seeds'])} seeds; "
-                "more seeds are unlikely to separate them."
-            )
-    return out
+
+
+def _seeds_sentences(seeds: pd.DataFrame, verdict: Verdict, alpha: float, limit: int = 6) -> list[str]:
+    """Seeds needed for the pairs not yet separated that involve a task's leader."""
+    if not len(seeds):
+        return []
+    lead = seeds["task"].map(verdict.leader_per_task)
+    close = seeds[(seeds["a"] == lead) | (seeds["b"] == lead)]
+    return [_seeds_sentence(r, alpha) for _, r in close.head(limit).iterrows()]
 
 
 def statements_for(
@@ -209,7 +210,7 @@ def statements_for(
             f"P({verdict.leader} better) = {fmt(worst['a12'], 2)}, Holm-adjusted p = {fmt(worst['p_holm'])}."
         )
     out.append(_friedman_sentence(fr, final["task"].nunique()))
-    out += _seeds_sentences(seeds, verdict)
+    out += _seeds_sentences(seeds, verdict, alpha)
     n_min = int(final.groupby(["task", "searcher"]).size().min())
     if n_min and 2 / 2**n_min > alpha:
         out.append(

@@ -2,9 +2,9 @@
 
 Each shows how the task is measured (normalisation, reference point, regret reference),
 the 25/50/75% attainment surfaces of every searcher in one plot, the pooled Pareto front
-with its configurations on hover, hypervolume regret over the budget (median and 95%
-bootstrap interval, as the single-objective curves), the final table and the pairwise
-tests on final hypervolume regret; a last block ranks the searchers over all
+with its configurations on hover, hypervolume regret over the budget (median and its order-statistic
+interval with the coverage it has, as the single-objective curves), the final table and the
+pairwise tests on final hypervolume regret with their effect sizes; a last block ranks the searchers over all
 multi-objective tasks (Friedman test, CD diagram).
 """
 
@@ -19,6 +19,7 @@ import pandas as pd
 from hpbench.results import analysis as an
 from hpbench.results import mo_analysis as mo
 from hpbench.results import mo_plots, plots
+from hpbench.results import report_verdict as rv
 from hpbench.results.attainment import attainment_surface
 from hpbench.results.html import Cell
 from hpbench.results.html import esc as _esc
@@ -57,7 +58,9 @@ def analyse_mo(trials: pd.DataFrame, runs: pd.DataFrame | None = None) -> MOAnal
     for ax in an.AXES:
         traj = an.add_regret(an.trajectories(hv, axis=ax, n_points=_GRID), refs)
         curves[ax] = an.aggregate(traj, value="regret")
-    final = an.final_runs(hv, refs)
+    keys = {"task", "searcher", "seed", "run_id"}
+    every = runs[runs["task"].isin(list(probs))] if runs is not None and keys <= set(runs) else None
+    final = an.final_runs(hv, refs, all_runs=every)  # a run without a trial counts, without a result
     surfaces = {}
     for task, p in probs.items():
         runs_by = mo.run_fronts(trials, p)
@@ -100,7 +103,8 @@ def _final_rows(tb: pd.DataFrame) -> list[list[str | Cell]]:
         rows.append(
             [
                 _esc(r["searcher"]),
-                Cell(med, "win") if r["median"] == best else med,
+                Cell(med, "lead") if r["median"] == best else med,  # ahead; the tests below say how sure
+                f"[{_fmt(r['lo'])}, {_fmt(r['hi'])}]<br><small>{_esc(r['interval'])}</small>",
                 f"{_fmt(r['q25'])} – {_fmt(r['q75'])}",
                 _fmt(0.0 - r["best_median"]),
                 f"{int(r['n_with_result'])}/{int(r['n_runs'])}",
@@ -108,17 +112,6 @@ def _final_rows(tb: pd.DataFrame) -> list[list[str | Cell]]:
             ]
         )
     return rows
-
-
-def _pair_rows(pr: pd.DataFrame) -> list[list[str]]:
-    out = []
-    for _, r in pr.iterrows():
-        sig = '<span class="pill sig">yes</span>' if r["significant"] else '<span class="pill">no</span>'
-        p, ph = _fmt(r["p_value"], 3), _fmt(r["p_holm"], 3)
-        out.append(
-            [f"{_esc(r['a'])} vs {_esc(r['b'])}", str(int(r["n"])), p, ph, sig, _esc(r["better"] or "tie")]
-        )
-    return out
 
 
 def _symbol_column(front: pd.DataFrame) -> str | None:
@@ -171,7 +164,8 @@ def _task_figures(
             fig(
                 plots.regret_curves(
                     curves,
-                    title=f"{task}: median hypervolume regret, 95% bootstrap CI",
+                    title=f"{task}: median hypervolume regret, "
+                    + rv.band_label(a.table.loc[a.table["task"] == task, "n_runs"]),
                     y_title="hypervolume regret",
                     colors=colors,
                     default_axis=default,
@@ -199,6 +193,7 @@ def _task_section(
             [
                 "searcher",
                 "median HV regret",
+                "interval of the median",
                 "IQR",
                 "median hypervolume",
                 "runs with result",
@@ -209,8 +204,11 @@ def _task_section(
     ]
     pr = a.pairs[a.pairs["task"] == task]
     if len(pr):
-        parts.append(f"<h3>Pairwise tests on final hypervolume regret (Holm-corrected, α = {_ALPHA:g})</h3>")
-        parts.append(_table(["pair", "n", "p", "p (Holm)", "significant", "lower median"], _pair_rows(pr)))
+        parts.append(
+            f"<h3>Pairwise tests on final hypervolume regret (Holm-corrected, α = {_ALPHA:g})</h3>"
+            f'<p class="note">{_esc(an.PAIRED_TEST)}; {rv.EFFECT_NOTE}</p>'
+        )
+        parts.append(_table(rv.PAIR_HEADS, rv.pair_rows(pr)))
     parts.append("</section>")
     return "".join(parts)
 

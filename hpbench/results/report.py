@@ -25,7 +25,7 @@ from hpbench.results.provenance import RUN_COLUMNS as _RUN_COLUMNS
 from hpbench.results.provenance import spec_toml
 from hpbench.results.verdict import Analysis, analyse
 
-__all__ = ["write_report", "report_figures", "spec_toml", "PLOTLY_CONFIG"]
+__all__ = ["write_report", "report_figures", "baseline_pool", "spec_toml", "PLOTLY_CONFIG"]
 
 # typesetMath off: plotly.js would otherwise look for MathJax; no logo link, no cloud buttons.
 PLOTLY_CONFIG: dict[str, Any] = {
@@ -36,8 +36,7 @@ PLOTLY_CONFIG: dict[str, Any] = {
     "modeBarButtonsToRemove": ["select2d", "lasso2d"],
 }
 _ALPHA = 0.05
-_N_BOOT = 1000
-_GRID = 120  # points per curve: smooth at report width, cheap to bootstrap
+_GRID = 120  # points per curve: smooth at report width, cheap to aggregate
 
 _CSS = """
 :root { --fg:#1d2430; --muted:#5b6575; --line:#e3e7ee; --bg:#ffffff; --soft:#f6f8fb; --acc:#0072B2;
@@ -389,6 +388,20 @@ def write_report(
     with atomic_write(out) as tmp:  # a failed write leaves the previous report whole
         tmp.write_text(doc, encoding="utf-8")
     return out
+
+
+def baseline_pool(store: str | Path, experiments: list[str]) -> pd.DataFrame:
+    """The store's trials of every experiment but ``experiments``, with their runs' ``task_version``.
+
+    What ``hb.analyse(..., pool_from=...)`` and :func:`write_report` pool random search's
+    evaluations from, so that the normalised score's baseline uses every random-search
+    evaluation of the analysed task versions in the store.
+    """
+    from hpbench.results.store import load_results, load_runs
+
+    trials, runs = load_results(store), load_runs(store)
+    other = trials[~trials["experiment"].astype(str).isin(list(experiments))]
+    return other.merge(runs[["run_id", "task_version"]], on="run_id")
 
 
 def report_figures(

@@ -18,9 +18,21 @@ from hpbench.results.comparisons import PAIRED_TEST, RECOMMENDED_BY
 from hpbench.results.html import Cell, esc, fmt, table
 from hpbench.results.verdict import VALUE_LABELS, Analysis
 
-__all__ = ["summary_section", "task_tables", "curve_title", "other_budgets_section"]
+__all__ = [
+    "summary_section",
+    "task_tables",
+    "curve_title",
+    "band_label",
+    "pair_rows",
+    "PAIR_HEADS",
+    "EFFECT_NOTE",
+    "other_budgets_section",
+]
 
 Figure = Callable[[Any], str]
+EFFECT_NOTE = (
+    "effect sizes: median paired difference a − b with its interval, and P(a better) (Vargha-Delaney A12)."
+)
 
 
 def _interval(lo: float, hi: float, digits: int = 3) -> str:
@@ -50,14 +62,19 @@ def _headline(a: Analysis) -> list[str]:
     return out
 
 
+def _n_with_on(a: Analysis, task: str, searcher: str) -> str:
+    r = a.table[(a.table["task"] == task) & (a.table["searcher"] == searcher)].iloc[0]
+    return f"{int(r['n_with_result'])}/{int(r['n_runs'])} runs with a result"
+
+
 def _per_task_line(a: Analysis) -> str:
     parts = []
     for t in a.tasks:
         w, lead = a.verdict.per_task.get(t), a.verdict.leader_per_task.get(t)
         if w is not None:
-            parts.append(f"{esc(t)}: <b>{esc(w)}</b>")
+            parts.append(f"{esc(t)}: <b>{esc(w)}</b> ({esc(_n_with_on(a, t, w))})")
         elif lead is not None:
-            parts.append(f"{esc(t)}: no clear winner ({esc(lead)} ahead)")
+            parts.append(f"{esc(t)}: no clear winner ({esc(lead)} ahead, {esc(_n_with_on(a, t, lead))})")
         else:
             parts.append(f"{esc(t)}: no result")
     return f"<p>Winner per task (paired test, Holm-corrected, α = {a.alpha:g}): {'; '.join(parts)}.</p>"
@@ -163,11 +180,17 @@ def summary_section(
     return "".join(parts)
 
 
+def band_label(n_runs: pd.Series, confidence: float = 0.95) -> str:
+    """How the band of a median curve over ``n_runs`` runs is built, with its coverage."""
+    labels = sorted({st.interval_label(int(k), confidence) for k in n_runs})
+    return f"band = median's interval ({'; '.join(labels)})"
+
+
 def curve_title(a: Analysis, task: str) -> str:
     """Title of a task's regret curves, with how the band is built and its coverage."""
-    n = a.table.loc[a.table["task"] == task, "n_runs"]
-    labels = sorted({st.interval_label(int(k), a.confidence) for k in n}) if len(n) else []
-    return f"{task}: median regret, band = median's interval ({'; '.join(labels)})"
+    return (
+        f"{task}: median regret, {band_label(a.table.loc[a.table['task'] == task, 'n_runs'], a.confidence)}"
+    )
 
 
 def _final_rows(a: Analysis, task: str) -> list[list[str | Cell]]:
@@ -192,9 +215,22 @@ def _final_rows(a: Analysis, task: str) -> list[list[str | Cell]]:
     return rows
 
 
-def _pair_rows(a: Analysis, task: str) -> list[list[str]]:
+PAIR_HEADS = [
+    "pair",
+    "n",
+    "p",
+    "p (Holm)",
+    "significant",
+    "better",
+    "median difference a − b",
+    "P(a better)",
+]
+
+
+def pair_rows(pairs: pd.DataFrame) -> list[list[str]]:
+    """Rows under :data:`PAIR_HEADS`: each p-value with its effect sizes (``comparisons.pairwise_tests``)."""
     rows = []
-    for _, r in a.pairs[a.pairs["task"] == task].iterrows():
+    for _, r in pairs.iterrows():
         sig = '<span class="pill sig">yes</span>' if r["significant"] else '<span class="pill">no</span>'
         rows.append(
             [
@@ -248,33 +284,18 @@ def task_tables(a: Analysis, task: str) -> str:
         "failed trials",
     ]
     parts.append(table(heads, _final_rows(a, task)))
-    prow = _pair_rows(a, task)
+    prow = pair_rows(a.pairs[a.pairs["task"] == task])
     if prow:
         parts.append(
             f"<h3>Pairwise tests on final regret (Holm-corrected, α = {a.alpha:g})</h3>"
-            f'<p class="note">{esc(PAIRED_TEST)}; effect sizes: median paired difference a − b with its '
-            "interval, and P(a better) (Vargha-Delaney A12).</p>"
+            f'<p class="note">{esc(PAIRED_TEST)}; {EFFECT_NOTE}</p>'
         )
-        parts.append(
-            table(
-                [
-                    "pair",
-                    "n",
-                    "p",
-                    "p (Holm)",
-                    "significant",
-                    "better",
-                    "median difference a − b",
-                    "P(a better)",
-                ],
-                prow,
-            )
-        )
+        parts.append(table(PAIR_HEADS, prow))
     srow = _seeds_rows(a, task)
     if srow:
         parts.append(
-            '<h3>Seeds needed</h3><p class="note">For pairs not yet separated: seeds a paired test '
-            "would need for 80% power at α = 0.05, estimated from the observed paired differences.</p>"
+            '<h3>Seeds needed</h3><p class="note">For pairs not yet separated: seeds a paired test would '
+            f"need for 80% power at α = {a.alpha:g}, estimated from the observed paired differences.</p>"
         )
         parts.append(table(["pair", "ahead", "seeds now", "seeds needed"], srow))
     return "".join(parts)

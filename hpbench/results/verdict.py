@@ -232,16 +232,34 @@ def _summary_axis(trials: pd.DataFrame) -> str:
     return "cost" if len(cost) and (cost > 0).all() else "evaluations"
 
 
-def _baseline(trials: pd.DataFrame, pool_from: pd.DataFrame | None, runs: pd.DataFrame) -> pd.DataFrame:
-    """Trials to pool random search's evaluations from: these and ``pool_from`` of the same task versions."""
-    if pool_from is None:
-        return trials
-    if "task_version" in pool_from and len(runs) and "task_version" in runs:
-        versions = set(zip(runs["task"], runs["task_version"]))
-        pool_from = pool_from[[tv in versions for tv in zip(pool_from["task"], pool_from["task_version"])]]
-    if not len(pool_from):
-        return trials
-    return pd.concat([trials, pool_from]).drop_duplicates(["run_id", "trial"]).reset_index(drop=True)
+def _same_versions(pool_from: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """The trials of ``pool_from`` whose (task, task_version) is one of the analysed runs'."""
+    if "task_version" not in pool_from or "task_version" not in runs:
+        raise ValueError(
+            "pool_from: rule 'pool_from and runs both have a task_version column (only evaluations of the "
+            "analysed task versions are pooled)' broken, got "
+            f"{'pool_from' if 'task_version' not in pool_from else 'runs'} without it"
+        )
+    versions = set(zip(runs["task"].astype(str), runs["task_version"].astype(str)))
+    keys = zip(pool_from["task"].astype(str), pool_from["task_version"].astype(str))
+    return pool_from[[k in versions for k in keys]]
+
+
+def _pools(
+    trials: pd.DataFrame, pool_from: pd.DataFrame | None, runs: pd.DataFrame, sources: dict[str, str]
+) -> dict[str, sc.RandomPool]:
+    """Random search's evaluations per task: of ``trials`` and of ``pool_from`` (same task versions).
+
+    A task on which random search ran nowhere falls back to every searcher's evaluations of
+    ``trials`` (``RandomPool.from_random`` False), never to other experiments' searchers.
+    """
+    own = sc.random_pools(trials, cv.compared_values(trials, sources))
+    if pool_from is None or not len(pool_from):
+        return own
+    extra = _same_versions(pool_from, runs)
+    base = pd.concat([trials, extra]).drop_duplicates(["run_id", "trial"]).reset_index(drop=True)
+    pooled = sc.random_pools(base, cv.compared_values(base, sources))
+    return {t: (pooled[t] if pooled[t].from_random else p) for t, p in own.items()}
 
 
 def analyse(
@@ -266,8 +284,10 @@ def analyse(
         value: the value compared: ``"auto"`` (noiseless, else test loss, else objective,
             per task), or ``"objective"``, ``"noiseless"``, ``"test_loss"``.
         n_points: grid points per curve.
-        pool_from: more trials to pool random search's evaluations from (other experiments
-            of the store; only runs of the analysed task versions are used).
+        pool_from: more trials to pool random search's evaluations from: the store's other
+            experiments (``hpbench.results.report.baseline_pool``), with a ``task_version``
+            column; only evaluations of the analysed runs' task versions are pooled (``runs``
+            must then be given).
 
     Returns:
         An :class:`Analysis`.
@@ -285,8 +305,7 @@ def analyse(
     refs = cv.regret_references(counted, values, sources)
     axis = _summary_axis(counted)
     traj = _trajectories(counted, values, refs, n_points)
-    base = _baseline(trials, pool_from, runs)
-    pools = sc.random_pools(base, cv.compared_values(base, sources))
+    pools = _pools(trials, pool_from, runs, sources)
     final = cmp.final_runs(counted, refs, values=values, all_runs=_runs_index(trials, runs))
     refs = _with_every_task(refs, final)
     horizon = traj[axis].groupby("task")["x"].max() if len(traj[axis]) else pd.Series(dtype=float)
