@@ -133,26 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulate N workers on a virtual clock: trials run in this process and each takes its "
         "predicted seconds (surrogate tasks) of simulated time; --max-seconds counts those",
     )
-    r.add_argument(
-        "--trial-timeout",
-        type=_positive_float,
-        help="seconds before a trial is stopped (with --workers 0 a task that catches the timeout "
-        "exception cannot be stopped: use --workers 1 or more)",
-    )
-    r.add_argument(
-        "--checkpoint-memory",
-        dest="checkpoint_memory_mb",
-        type=_positive_float,
-        metavar="MB",
-        help="checkpoints the driver keeps over all runs (default 1024 MB); the oldest are dropped "
-        "first, and the trials that would continue from them retrain, charged in full",
-    )
-    r.add_argument(
-        "--no-workers-timeout",
-        type=_positive_float,
-        metavar="SECONDS",
-        help="--dask: stop the run after this long with no worker at all (default 60)",
-    )
+    _add_run_resources(r)
     r.add_argument(
         "--trials-per-run",
         type=_positive_int,
@@ -182,6 +163,30 @@ def build_parser() -> argparse.ArgumentParser:
     _add_record_parser(sub)
     _add_calibrate_parser(sub)
     return p
+
+
+def _add_run_resources(r: Any) -> None:
+    """``run``'s limits on a trial, on the checkpoints kept, on waiting for Dask workers."""
+    r.add_argument(
+        "--trial-timeout",
+        type=_positive_float,
+        help="seconds before a trial is stopped (with --workers 0 a task that catches the timeout "
+        "exception cannot be stopped: use --workers 1 or more)",
+    )
+    r.add_argument(
+        "--checkpoint-memory",
+        dest="checkpoint_memory_mb",
+        type=_positive_float,
+        metavar="MB",
+        help="checkpoints the driver keeps over all runs (default 1024 MB); the oldest are dropped "
+        "first, and the trials that would continue from them retrain, charged in full",
+    )
+    r.add_argument(
+        "--no-workers-timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="--dask: stop the run after this long with no worker at all (default 60)",
+    )
 
 
 # ------------------------------------------------------------------ record (issue 15)
@@ -473,7 +478,7 @@ def _to_parquet(df: Any, path: Any) -> None:
 
 
 def _cmd_report(a: argparse.Namespace) -> int:
-    from hpbench.results.report import report_figures, write_report
+    from hpbench.results.report import others_of, report_figures, write_report
     from hpbench.results.store import Store, experiment_specs, load_results, load_runs
 
     if a.figures:
@@ -505,7 +510,7 @@ def _cmd_report(a: argparse.Namespace) -> int:
             f"--store: no trials in {a.store!r} for {', '.join(map(repr, names)) or 'any experiment'}"
         )
     # the other experiments' random-search evaluations of the same task versions feed the score's baseline
-    pool = everything[~mine].merge(all_runs[["run_id", "task_version"]], on="run_id")
+    pool = others_of(everything, all_runs, names)
     runs = all_runs[all_runs["experiment"].isin(names)]
     title = ", ".join(names)
     if a.figures:

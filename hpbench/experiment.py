@@ -204,12 +204,7 @@ def run_experiment(
     tasks = {name: task_objects[name] if name in task_objects else get_task(name) for name in spec.tasks}
     _validate(spec, tasks)
     path, name, existing, messages = _check_before_writing(spec, options, tasks, store, fresh, say)
-    executor = make_executor(
-        workers=auto_workers(options.workers, tasks.values(), options.trial_timeout),
-        dask=options.dask,
-        virtual_workers=options.virtual_workers,
-        no_workers_timeout=options.no_workers_timeout,
-    )
+    executor = make_executor(**_executor_options(options, tasks.values()))
     held = contextlib.ExitStack()  # the experiment's lock, then the store: closed in reverse
     try:
         refs = {t: _task_ref(t, tasks[t], task_objects, executor) for t in tasks}
@@ -250,6 +245,14 @@ def run_experiment(
             executor.shutdown()
         finally:
             held.close()
+
+
+def _executor_options(options: RunOptions, tasks: Any) -> dict[str, Any]:
+    """What ``make_executor`` takes of the run options (unset workers: ``auto_workers``)."""
+    keys = ("dask", "virtual_workers", "no_workers_timeout")
+    out = {k: getattr(options, k) for k in keys}
+    out["workers"] = auto_workers(options.workers, tasks, options.trial_timeout)
+    return out
 
 
 def _extends(path: str, name: str, spec: BenchmarkSpec) -> bool:
@@ -569,15 +572,10 @@ def benchmark(
     """
     from hpbench.api import as_searcher_spec
 
-    tasks, searchers = as_list(tasks), as_list(searchers)
-    names, task_objects = _task_names(tasks)
-    spec = BenchmarkSpec(
-        name=name,
-        tasks=tuple(names),
-        searchers=tuple(as_searcher_spec(s) for s in searchers),
-        seeds=seeds_from(seeds),
-        budget=Budget(max_evals=max_evals, max_cost=max_cost, max_seconds=max_seconds),
-    )
+    names, task_objects = _task_names(as_list(tasks))
+    budget = Budget(max_evals=max_evals, max_cost=max_cost, max_seconds=max_seconds)
+    searcher_specs = tuple(as_searcher_spec(s) for s in as_list(searchers))
+    spec = BenchmarkSpec(name, tuple(names), searcher_specs, seeds_from(seeds), budget)
     check_virtual_workers(virtual_workers, workers)
     options = RunOptions(workers, dask, trial_timeout, virtual_workers=virtual_workers)
     return run_experiment(

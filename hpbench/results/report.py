@@ -25,7 +25,7 @@ from hpbench.results.provenance import RUN_COLUMNS as _RUN_COLUMNS
 from hpbench.results.provenance import spec_toml
 from hpbench.results.verdict import Analysis, analyse
 
-__all__ = ["write_report", "report_figures", "baseline_pool", "spec_toml", "PLOTLY_CONFIG"]
+__all__ = ["write_report", "report_figures", "baseline_pool", "others_of", "spec_toml", "PLOTLY_CONFIG"]
 
 # typesetMath off: plotly.js would otherwise look for MathJax; no logo link, no cloud buttons.
 PLOTLY_CONFIG: dict[str, Any] = {
@@ -399,7 +399,11 @@ def baseline_pool(store: str | Path, experiments: list[str]) -> pd.DataFrame:
     """
     from hpbench.results.store import load_results, load_runs
 
-    trials, runs = load_results(store), load_runs(store)
+    return others_of(load_results(store), load_runs(store), experiments)
+
+
+def others_of(trials: pd.DataFrame, runs: pd.DataFrame, experiments: list[str]) -> pd.DataFrame:
+    """``baseline_pool`` from frames already loaded (every trial and run of the store)."""
     other = trials[~trials["experiment"].astype(str).isin(list(experiments))]
     return other.merge(runs[["run_id", "task_version"]], on="run_id")
 
