@@ -60,6 +60,7 @@ import hpbench as hb
 from hpbench.budget import Budget
 from hpbench.executors import VirtualClockExecutor
 from hpbench.executors.virtual import EPOCH
+from hpbench.incumbent import eligible
 from hpbench.registry import get_task, make_searcher
 from hpbench.runner import run_search, split_seed
 from hpbench.threads import limit_process_threads
@@ -203,12 +204,8 @@ def _final(task_name: str, searcher: str, seed: int, max_cost: float) -> float:
     s_seed, t_seed = split_seed(seed)
     s = make_searcher(searcher, space=task.space, fidelity=task.fidelity, seed=s_seed)
     records = run_search(task, s, budget=Budget(max_cost=max_cost), task_seed=t_seed)
-    top = task.fidelity.high
-    values = [
-        r.objective
-        for r in records
-        if r.status is TrialStatus.OK and r.budget == top and r.objective is not None
-    ]
+    high = task.fidelity.high
+    values = [r.objective for r in records if eligible(str(r.status), r.objective, r.budget, high)]
     return min(values, default=math.inf)
 
 

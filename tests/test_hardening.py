@@ -225,12 +225,15 @@ import os, time
 from pathlib import Path
 import hpbench as hb
 
+def _started_then_wait_for_go(d):
+    (d / "started").write_text("1")
+    while not (d / "go").exists():  # an event the test writes, no timing
+        time.sleep(0.01)
+
+
 @hb.task(space={"x": hb.Float(0.0, 1.0)}, name="gated")
 def gated(config, *, budget, seed):
-    d = Path(os.environ["HPB_GATE"])
-    (d / "started").write_text("1")
-    while not (d / "go").exists():
-        time.sleep(0.01)
+    _started_then_wait_for_go(Path(os.environ["HPB_GATE"]))
     return config["x"]
 
 
@@ -240,9 +243,7 @@ def gated_second(config, *, budget, seed):
     n = len(list(d.glob("call-*")))
     (d / f"call-{n}-{os.getpid()}").write_text("1")
     if n >= 1:  # the first call returns at once; later ones wait for the go file
-        (d / "started").write_text("1")
-        while not (d / "go").exists():
-            time.sleep(0.01)
+        _started_then_wait_for_go(d)
     return config["x"]
 
 
