@@ -244,6 +244,9 @@ def report(results: dict[tuple[str, str, int], tuple[float, list[float]]], seeds
         cells, meds = [], {}
         for s in labels:
             r = [results[(f, s, k)][0] for k in range(seeds) if (f, s, k) in results]
+            if not r:
+                cells.append("-")
+                continue
             q1, med, q3 = np.percentile(r, [25, 50, 75])
             meds[s] = med
             cells.append(f"{_fmt(med)} [{_fmt(q1)},{_fmt(q3)}]")
@@ -274,6 +277,19 @@ def report(results: dict[tuple[str, str, int], tuple[float, list[float]]], seeds
     print(f"  (load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
+def _read_log(path: str, wanted: set[tuple[str, str, int]]) -> dict:
+    """The finished runs of ``wanted`` that the JSON-lines log at ``path`` already holds."""
+    if not os.path.exists(path):
+        return {}
+    out = {}
+    with open(path) as fh:
+        for line in fh:
+            f, s, k, regret, asks = json.loads(line)
+            if (f, s, k) in wanted:
+                out[(f, s, k)] = (regret, asks)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
@@ -285,6 +301,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--functions", default=",".join(BY_NAME))
     parser.add_argument("--json", default=None, help="also write the raw results to this file")
+    parser.add_argument(
+        "--log",
+        default=None,
+        help="append each finished run to this JSON-lines file and skip the runs it already holds "
+        "(an interrupted run resumes; the tables cover what is there)",
+    )
+    parser.add_argument("--report-only", action="store_true", help="print the tables of --log, run nothing")
     args = parser.parse_args(argv)
     sep = ";" if ";" in args.searchers else ","
     labels = [s for s in args.searchers.split(sep) if s]
@@ -293,12 +316,16 @@ def main(argv: list[str] | None = None) -> None:
         if f not in BY_NAME:
             parser.error(f"--functions: unknown {f!r} (known: {', '.join(BY_NAME)})")
     jobs = [(f, s, k) for k in range(args.seeds) for f in fnames for s in labels]
-    jobs.sort(key=lambda j: -BY_NAME[j[0]].dim)  # long jobs first
-    results: dict[tuple[str, str, int], tuple[float, list[float]]] = {}
+    jobs.sort(key=lambda j: (j[2], -BY_NAME[j[0]].dim))  # whole seeds first, long jobs first
+    results = _read_log(args.log, set(jobs)) if args.log else {}
+    jobs = [] if args.report_only else [j for j in jobs if j not in results]
     t0 = time.time()
     with ProcessPoolExecutor(args.workers) as pool:
         for job, regret, asks in pool.map(run_one, jobs, chunksize=1):
             results[job] = (regret, asks)
+            if args.log:
+                with open(args.log, "a") as fh:
+                    fh.write(json.dumps([*job, regret, asks]) + "\n")
     print(f"{len(jobs)} runs in {time.time() - t0:.0f} s with {args.workers} workers")
     if args.json:
         with open(args.json, "w") as fh:
