@@ -31,6 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from hpbench.registry import get_task, make_searcher
+from hpbench.spec import parse_searcher
 
 QUALITY_SEARCHERS = ["gp-ei", "skopt-gp", "optuna-gp", "optuna-tpe", "random"]
 SPEED_SEARCHERS = ["gp-ei", "skopt-gp", "optuna-gp"]
@@ -50,7 +51,8 @@ def _available(name: str) -> str | None:
 def run_once(searcher_name: str, task_name: str, evals: int, seed: int) -> float:
     """Best objective after ``evals`` full-fidelity evaluations (failures are told None)."""
     task = get_task(task_name)
-    searcher = make_searcher(searcher_name, space=task.space, fidelity=task.fidelity, seed=seed)
+    spec = parse_searcher(searcher_name)  # "gp-ei" or "gp-ei:y_transform=power", as the CLI takes
+    searcher = make_searcher(spec.name, space=task.space, fidelity=task.fidelity, seed=seed, **spec.params)
     best = math.inf
     for _ in range(evals):
         sug = searcher.ask()
@@ -194,7 +196,10 @@ def main(argv: list[str] | None = None) -> None:
         help="processes for the quality runs (the speed table always runs alone)",
     )
     parser.add_argument(
-        "--searchers", default=",".join(QUALITY_SEARCHERS), help="comma-separated rows of the quality table"
+        "--searchers",
+        default=",".join(QUALITY_SEARCHERS),
+        help="';'-separated rows of the quality table (',' when no row has parameters), "
+        "NAME or NAME:key=value,... as `hpbench run --searcher` takes",
     )
     parser.add_argument(
         "--tasks",
@@ -210,7 +215,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--seeds and --workers must be >= 1, got {seeds} and {args.workers}")
     if not args.skip_quality:
         tasks = [(t, e) for t, e in QUALITY_TASKS if t in args.tasks.split(",")]
-        quality_table(seeds, args.workers, args.searchers.split(","), tasks)
+        sep = ";" if ";" in args.searchers else ","
+        quality_table(seeds, args.workers, [x for x in args.searchers.split(sep) if x], tasks)
     if not args.skip_speed:
         speed_table(2 if args.quick else 3, SPEED_SEARCHERS)
     if not args.skip_mf:
