@@ -42,7 +42,8 @@ SPEED_TASK, SPEED_OBS = "hartmann6", 60
 def _available(name: str) -> str | None:
     """``None`` when the searcher can be built, else the reason it cannot."""
     try:
-        make_searcher(name, space=get_task("branin").space, seed=0)
+        spec = parse_searcher(name)
+        make_searcher(spec.name, space=get_task("branin").space, seed=0, **spec.params)
     except Exception as exc:  # report any import or construction failure as "n/a"
         return f"{type(exc).__name__}: {exc}"
     return None
