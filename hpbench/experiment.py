@@ -295,10 +295,10 @@ def _drive_runs(
         per_run = options.trials_per_run or executor.workers
     for r in todo:
         db.set_run_status(r.run_id, "running")  # type: ignore[arg-type]
-    # The driver's own numerics (GP fits) get one BLAS thread when trials run in
-    # worker processes, so they don't fight the workers for the cores.
-    limits = _driver_thread_limit(executor.capabilities.local_processes)
-    with limits, display as on_trial:
+    # The driver's own numerics (GP fits, surrogate predictions) run on one BLAS thread, like
+    # a worker's: their matrices are small, so threads only fight over the cores (4-5x slower
+    # on a loaded machine), and one seed gives the same floats in the driver and in a worker.
+    with one_thread(), display as on_trial:
         (drive_virtual if virtual else drive)(
             todo,
             executor,
@@ -504,12 +504,6 @@ def _task_info(task: Task) -> dict[str, Any]:
     if surrogate is not None:
         info["surrogate"] = surrogate
     return info
-
-
-def _driver_thread_limit(local_workers: int) -> Any:
-    if local_workers < (os.cpu_count() or 1):
-        return contextlib.nullcontext()
-    return one_thread()
 
 
 def benchmark(

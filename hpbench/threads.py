@@ -50,7 +50,13 @@ def limit_process_threads() -> None:
 
 @contextlib.contextmanager
 def one_thread() -> Iterator[None]:
-    """One BLAS/OpenMP thread (and one torch thread, if torch is loaded) inside the block."""
+    """One BLAS/OpenMP thread (and one torch thread, if torch is loaded) inside the block.
+
+    threadpoolctl limits the libraries loaded when the block starts; a library first loaded
+    inside it (scipy's own OpenBLAS on the first ``import scipy.linalg``) reads the thread
+    variables instead, so they are 1 inside the block too. Such a library keeps one thread
+    after the block, which is what hpbench wants of its numerics anyway.
+    """
     from threadpoolctl import threadpool_limits
 
     torch = sys.modules.get("torch")
@@ -58,7 +64,7 @@ def one_thread() -> Iterator[None]:
     if torch is not None:
         torch.set_num_threads(1)
     try:
-        with threadpool_limits(limits=1):
+        with one_thread_environ(), threadpool_limits(limits=1):
             yield
     finally:
         if torch is not None and before is not None:

@@ -436,3 +436,27 @@ def test_side_file_describes_the_recording_and_is_trusted_only_while_it_matches(
     assert Recording.peek(other)[0]["quality"] == {"summary": "edited"}
     (tmp_path / "other.parquet.meta.json").write_text("{not json")
     assert Recording.peek(other)[0]["quality"] == {"summary": "edited"}
+
+
+def test_linear_seconds_equals_scipy_nnls_on_every_face() -> None:
+    """The closed-form two-variable NNLS against scipy's active-set solver (independent)."""
+    from scipy.optimize import nnls
+
+    from hpbench.surrogate.fit import linear_seconds
+
+    rng = np.random.default_rng(7)
+    faces = set()
+    for case in range(400):
+        n = int(rng.integers(2, 8))
+        d = rng.choice([0.0, 1.0, 2.0, 6.0, 18.0], size=n)
+        if np.ptp(d) == 0:
+            d[0] += 1.0
+        s0, r = rng.normal(0.0, 1.0), rng.normal(0.0, 0.1)  # negative truths force the faces
+        s = s0 + r * d + rng.normal(0.0, 0.3, size=n)
+        want, _ = nnls(np.c_[np.ones(n), d], s)
+        got = linear_seconds(d, s)
+        assert np.allclose(got, want, atol=1e-9), (case, d, s, got, want)
+        faces.add((got[0] == 0.0, got[1] == 0.0))
+    assert len(faces) >= 3  # interior, s0 = 0 and r = 0 all met
+    assert linear_seconds(np.array([3.0, 3.0]), np.array([1.0, 2.0])) == (1.5, 0.0)
+    assert all(math.isnan(v) for v in linear_seconds(np.array([]), np.array([])))

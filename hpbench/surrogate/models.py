@@ -225,12 +225,12 @@ class GP:
         rng = np.random.default_rng(0)
         sub = rng.permutation(len(X))[: self.fit_points]
         prior = HyperPrior(noise_loc=math.log(self.noise), noise_bounds=(1e-6, 1.0))
+        import scipy.linalg
+
         with one_thread():
             theta, _ = fit_hyperparameters(X[sub], Z[sub, 0], rng=rng, prior=prior, n_starts=2)
             self.post = GPPosterior(X, Z[:, 0], theta)
-        import scipy.linalg
-
-        self.alpha = scipy.linalg.cho_solve((self.post.L, True), Z, check_finite=False)  # (n, m)
+            self.alpha = scipy.linalg.cho_solve((self.post.L, True), Z, check_finite=False)  # (n, m)
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
