@@ -1,14 +1,21 @@
 """Is the budget the same for every searcher? Three checks of issue 12, one table each.
 
 1. **Compute per unit of cost.** On ``gbdt-digits`` (rounds 1..81) and ``mlp-digits``
-   (epochs 1..27), each of random, sh, hyperband and asha runs ``--seeds`` seeds under
-   ``max_cost`` ``--cost`` (full-fidelity equivalents), in this process, one trial at a
-   time. Every evaluation's CPU and wall seconds are measured around ``evaluate`` (the
-   tasks train on one thread, so CPU seconds are single-core seconds even on a busy
-   machine); the table gives total seconds / total charged cost per searcher, pooled over
-   seeds, and its ratio to random's. Random trains every trial at the top fidelity, so
-   its seconds per unit cost are the price of one full evaluation; the cost model is fair
-   when every searcher pays that price (target: within +-15%).
+   (epochs 1..27), sh, hyperband and asha run ``--seeds`` seeds under ``max_cost``
+   ``--cost`` (full-fidelity equivalents) and random runs ``--price-evals`` full evaluations
+   over the same seeds, in this process, one trial at a time, seed after seed (each seed's
+   four runs back to back, so a change in the machine's load hits every searcher alike).
+   Every evaluation's CPU seconds (``time.thread_time`` of the evaluating thread; the
+   tasks train on one thread) and wall seconds are measured around ``evaluate``. Random
+   trains every trial at the top fidelity, so its seconds per unit cost are the price of
+   one full evaluation; the cost model is fair when every searcher pays that price
+   (target: within +-15%). A full evaluation's seconds vary about 5x across
+   configurations, so the price needs many of them: the first table gives each ratio with
+   a 95% percentile bootstrap interval (configurations resampled: a configuration's trials
+   together, random's independently) and says "yes" when the interval lies inside
+   +-15%, "NO" when it lies outside, else "within noise". The second table splits each
+   searcher's seconds and cost by step a -> b (a = the level its checkpoint came from):
+   the step's seconds per unit cost over random's shows where any unfairness lives.
 2. **No overshoot.** ``branin-mf`` and ``hartmann6-mf`` (instant synthetic tasks),
    hyperband, sh, asha and random, 10 seeds, ``max_cost`` 3.3 and 10, in this process and
    on a pool of 2 workers with 4 trials of a run in flight: the largest total cost of any
@@ -20,11 +27,12 @@
    first trial's seconds beside the others' (a first trial that paid the worker's imports
    would stand out).
 
-Defaults (about 10 minutes on a 2-core machine loaded by other jobs): 2 seeds, cost 6,
-15 seconds. Wall seconds on a shared machine move with the other jobs' load; the CPU
+Defaults (about 12 minutes on a 2-core machine loaded by other jobs): 3 seeds, cost 6,
+45 price evaluations, 15 seconds. Wall seconds on a shared machine move with the other jobs' load; the CPU
 columns are the measure of check 1.
 
-Usage: ``nice -n 10 python benchmarks/fairness.py [--seeds N] [--cost C] [--seconds S]``.
+Usage: ``nice -n 10 python benchmarks/fairness.py [--seeds N] [--cost C] [--price-evals N]
+[--seconds S] [--checks 123] [--tasks gbdt-digits,mlp-digits] [--save trials.json]``.
 """
 
 from __future__ import annotations
