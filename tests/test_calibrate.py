@@ -248,7 +248,9 @@ def test_a_function_task_declares_c0_and_its_trials_are_charged_by_it() -> None:
 
 
 def test_built_in_real_tasks_with_a_fidelity_ship_a_measured_c0() -> None:
-    for name in ("gbdt-digits", "gbdt-diabetes", "mlp-digits", "cnn-digits", "cbow-pydocs", "gan-ring"):
+    for name in ("gbdt-digits", "gbdt-diabetes", "mlp-digits", "cnn-digits", "cbow-pydocs"):
         assert registry.get_task(name).overhead > 0, name
+    for name in ("gan-ring", "ner-hironsan"):  # measured below what the fit resolves (README)
+        assert registry.get_task(name).overhead == 0, name
     for name in ("mlp-digits", "cnn-digits", "gbdt-digits"):  # a surrogate is charged as its task
         assert registry.get_task(f"{name}-surrogate").overhead == registry.get_task(name).overhead
