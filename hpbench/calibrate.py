@@ -25,12 +25,13 @@ Shapes: ``seconds`` is (configs, levels).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hpbench.space import Fidelity
@@ -129,6 +130,7 @@ class Calibration:
         seconds: seconds of each evaluation, one row per configuration (configs, levels).
         clock: "cpu", "wall", or "reported" (the task's ``Evaluation.seconds``).
         fit: the fit of the per-level means; ``per_config`` one fit per configuration.
+        failed: the configurations left out because an evaluation raised, with the error.
     """
 
     task: str
@@ -138,6 +140,7 @@ class Calibration:
     clock: str
     fit: AffineFit
     per_config: tuple[AffineFit, ...]
+    failed: tuple[str, ...] = ()
 
     @property
     def medians(self) -> tuple[float, ...]:
@@ -173,13 +176,32 @@ def _levels(fidelity: Fidelity, levels: Sequence[float] | None) -> list[float]:
     return out
 
 
+def _time_config(
+    task: Task, config: Mapping[str, Any], levels: Sequence[float], seed: int, read: Callable[[], float]
+) -> tuple[list[float], bool]:
+    """Seconds of one configuration trained from scratch at every level, and whether they
+    are all the task's reported ``Evaluation.seconds``."""
+    row, reported = [], True
+    for b in levels:
+        start = read()
+        ev = task.evaluate(config, budget=b, seed=seed)
+        took = read() - start
+        reported = reported and ev.seconds is not None
+        row.append(took if ev.seconds is None else float(ev.seconds))
+    return row, reported
+
+
 def time_levels(
     task: Task, levels: Sequence[float], configs: int, *, seed: int = 0, clock: str = "cpu"
-) -> tuple[list[list[float]], bool]:
+) -> tuple[list[list[float]], bool, list[str]]:
     """Seconds of ``configs`` random configurations, each trained from scratch at every level.
 
-    Returns the (configs, levels) seconds, and whether they are the task's reported
-    ``Evaluation.seconds`` (True when every evaluation reported one).
+    A configuration whose evaluation raises (a diverging learning rate, say) is left out
+    and another is drawn, up to ``2 * configs + 3`` failures.
+
+    Returns the (configs, levels) seconds, whether they are the task's reported
+    ``Evaluation.seconds`` (True when every evaluation reported one), and one line per
+    configuration left out (``"{config}: {error}"``).
     """
     import numpy as np
 
@@ -188,20 +210,23 @@ def time_levels(
     read = time.process_time if clock == "cpu" else time.perf_counter
     task.prepare()
     warm = task.space.sample(np.random.default_rng([seed, 1]))
-    task.evaluate(warm, budget=levels[0], seed=seed)  # imports and data caches, not measured
+    with contextlib.suppress(Exception):  # imports and data caches, not measured
+        task.evaluate(warm, budget=levels[0], seed=seed)
     rng = np.random.default_rng([seed, 0])
-    rows, reported = [], True
-    for _ in range(configs):
+    rows, reported, failed = [], True, []
+    while len(rows) < configs:
         config = task.space.sample(rng)
-        row = []
-        for b in levels:
-            start = read()
-            ev = task.evaluate(config, budget=b, seed=seed)
-            took = read() - start
-            reported = reported and ev.seconds is not None
-            row.append(took if ev.seconds is None else float(ev.seconds))
+        try:
+            row, rep = _time_config(task, config, levels, seed, read)
+        except Exception as exc:  # noqa: BLE001 - any failing configuration is left out alike
+            failed.append(f"{dict(config)}: {type(exc).__name__}: {exc}")
+            if len(failed) > 2 * configs + 2:
+                msg = f"{len(failed)} configurations of task {task.name!r} failed; last: {failed[-1]}"
+                raise RuntimeError(f"calibrate: {msg}") from exc
+            continue
         rows.append(row)
-    return rows, reported
+        reported = reported and rep
+    return rows, reported, failed
 
 
 def calibrate(
@@ -221,7 +246,7 @@ def calibrate(
     if isinstance(configs, bool) or not isinstance(configs, int) or configs < 1:
         raise ValueError(f"configs: rule 'integer >= 1' broken, got {configs!r}")
     grid = _levels(fidelity, levels)
-    rows, reported = time_levels(task, grid, configs, seed=seed, clock=clock)
+    rows, reported, failed = time_levels(task, grid, configs, seed=seed, clock=clock)
     means = [statistics.fmean(col) for col in zip(*rows)]
     return Calibration(
         task=task.name,
@@ -231,6 +256,7 @@ def calibrate(
         clock="reported" if reported else clock,
         fit=fit_relative(grid, means),
         per_config=tuple(fit_relative(grid, r) for r in rows),
+        failed=tuple(failed),
     )
 
 
@@ -246,6 +272,8 @@ def format_calibration(cal: Calibration, declared: float | None = None) -> str:
         lines.append(f"  declared overhead of the task: {declared:g} {cal.unit}")
     per = ", ".join(f"{p.c0:.3g}" for p in cal.per_config)
     lines.append(f"  c0 of each configuration alone: {per}")
+    if cal.failed:
+        lines.append(f"  left out {len(cal.failed)} configuration(s) that failed, e.g. {cal.failed[0]}")
     if f.t1 <= 0:
         lines.append("  warning: the seconds do not grow with the level; c0 is undefined (declare 0)")
     elif f.t0 < 0:

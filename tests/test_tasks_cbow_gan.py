@@ -244,7 +244,8 @@ def test_registered_listed_and_in_the_contract_suite() -> None:
     for name in ("cbow-pydocs", "gan-ring", "ner-hironsan"):
         assert name in task_names()  # tests/test_task_contract.py runs over every registered name
         assert rows[name]["seconds_per_eval"] > 0.5  # slow enough to skip the random-config sweep
-        assert get_task(name).overhead > 0
+        assert get_task(name).overhead >= 0  # measured: 0 for gan-ring and ner-hironsan (below the fit)
+    assert get_task("cbow-pydocs").overhead > 0
     assert rows["cbow-pydocs"]["version"].endswith(load_corpus().digest)
 
 
