@@ -21,7 +21,7 @@ The accounting rules, each written once, in ``RunBudget``:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -108,6 +108,7 @@ class RunBudget:
         limits: the run's ``Budget``.
         fidelity: the task's fidelity axis, or ``None`` (every trial then costs 1).
         overhead: the task's fixed per-trial overhead c0, in fidelity units.
+        cost_factor: the task's ``cost_factor(config)`` (``None``: every configuration 1).
 
     Attributes:
         started: trials started (what ``max_evals`` counts).
@@ -117,10 +118,17 @@ class RunBudget:
         min_cost: the least any trial is charged.
     """
 
-    def __init__(self, limits: Budget, fidelity: Fidelity | None = None, overhead: float = 0.0) -> None:
+    def __init__(
+        self,
+        limits: Budget,
+        fidelity: Fidelity | None = None,
+        overhead: float = 0.0,
+        cost_factor: Callable[[Mapping[str, Any]], float] | None = None,
+    ) -> None:
         self.limits = limits
         self.fidelity = fidelity
         self.overhead = float(overhead)
+        self.cost_factor = cost_factor
         self.started = 0
         self.spent = 0.0
         self.seconds = 0.0
@@ -130,11 +138,22 @@ class RunBudget:
         low = MIN_COST if fidelity is None else fidelity.cost(fidelity.low, 0.0, self.overhead)
         self.min_cost = min(MIN_COST, low)
 
-    def trial_cost(self, level: float | None, start: float | None) -> float:
-        """Nominal cost of training to ``level`` from a checkpoint at ``start`` (``None``: from zero)."""
-        if self.fidelity is None or level is None:
-            return 1.0
-        return max(self.fidelity.cost(level, start or 0.0, self.overhead), self.min_cost)
+    def trial_cost(
+        self, level: float | None, start: float | None, config: Mapping[str, Any] | None = None
+    ) -> float:
+        """Nominal cost of training ``config`` to ``level`` from a checkpoint at ``start``
+        (``None``: from zero): its share of a full evaluation times the task's cost factor."""
+        share = 1.0
+        if self.fidelity is not None and level is not None:
+            share = self.fidelity.cost(level, start or 0.0, self.overhead)
+        if self.cost_factor is not None and config is not None:
+            factor = self.cost_factor(config)
+            if not is_real(factor) or not 0 < float(factor) < math.inf:
+                raise ValueError(
+                    f"cost_factor: rule 'a finite number > 0' broken, got {factor!r} for {dict(config)!r}"
+                )
+            share *= float(factor)
+        return max(share, self.min_cost)
 
     @property
     def reserved(self) -> float:

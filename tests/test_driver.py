@@ -197,6 +197,58 @@ def test_affine_cost_model_and_floor() -> None:
     assert fine.min_cost == pytest.approx(1e-5)  # the cheapest trial from scratch, below MIN_COST
 
 
+class _PricedTask(hb.Task):
+    """Configurations with x > 0.5 cost three times those below: a declared cost factor."""
+
+    def __init__(self, factor: Any = None) -> None:
+        self.name = "priced"
+        self.space = SearchSpace({"x": Float(0.0, 1.0)})
+        self.fidelity = Fidelity("n", 1, 9)
+        self._factor = factor
+
+    def cost_factor(self, config: Mapping[str, Any]) -> float:
+        return self._factor if self._factor is not None else (1.5 if config["x"] > 0.5 else 0.5)
+
+    def evaluate(
+        self, config: Any, *, budget: Any = None, seed: int = 0, checkpoint: Any = None
+    ) -> Evaluation:
+        return Evaluation(objective=float(config["x"]))
+
+
+def test_cost_factor_scales_every_charge_and_the_budget_counts_it() -> None:
+    ledger = RunBudget(Budget(max_cost=10), FID, overhead=1.0, cost_factor=_PricedTask().cost_factor)
+    assert ledger.trial_cost(9, None, {"x": 0.9}) == pytest.approx(1.5)
+    assert ledger.trial_cost(3, None, {"x": 0.1}) == pytest.approx(0.5 * (3 + 1) / (9 + 1))
+    assert ledger.trial_cost(9, 3, {"x": 0.9}) == pytest.approx(1.5 * (9 - 3 + 1) / (9 + 1))
+    task = _PricedTask()
+    for seed in range(3):
+        s = make_searcher("random", space=task.space, seed=seed)
+        recs = run_search(task, s, budget=Budget(max_cost=6.0), task_seed=seed)
+        for r in recs:
+            assert r.cost == pytest.approx(1.5 if r.config["x"] > 0.5 else 0.5)
+        assert sum(r.cost for r in recs) <= 6.0 + 1e-9
+        assert {r.cost for r in recs} == {0.5, 1.5}  # both prices met, none charged the flat 1
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf"), "2"])
+def test_a_cost_factor_that_is_not_a_positive_number_is_refused_naming_the_rule(bad: Any) -> None:
+    ledger = RunBudget(Budget(max_cost=10), FID, cost_factor=_PricedTask(bad).cost_factor)
+    with pytest.raises(ValueError, match=r"cost_factor: rule 'a finite number > 0' broken, got"):
+        ledger.trial_cost(9, None, {"x": 0.2})
+
+
+def test_mlp_digits_cost_factor_averages_one_over_the_prior_and_follows_measured_seconds() -> None:
+    task = get_task("mlp-digits")
+    rng = np.random.default_rng(11)
+    factors = [task.cost_factor(task.space.sample(rng)) for _ in range(20000)]
+    assert np.mean(factors) == pytest.approx(1.0, abs=0.02)  # max_cost still counts average evaluations
+    small = {**task.space.sample(rng), "batch_size": 32, "depth": 4, "width": 256}
+    large = {**small, "batch_size": 256, "depth": 1, "width": 16}
+    assert task.cost_factor(small) > 10 * task.cost_factor(large)  # many batches of a big net cost more
+    for name in ("mlp-digits-surrogate", "mlp-digits-mo"):  # replays and views are charged alike
+        assert get_task(name).cost_factor(small) == task.cost_factor(small)
+
+
 def test_reserve_counts_trials_in_flight_and_closes_the_run() -> None:
     ledger = RunBudget(Budget(max_cost=1.0), FID)
     assert ledger.reserve(0, 3 / 9) and ledger.reserve(1, 3 / 9)

@@ -187,7 +187,7 @@ class Driver:
                 run.finished = True
             return None
         level, checkpoint = run.start_of(s)
-        nominal = run.ledger.trial_cost(s.budget, level)
+        nominal = run.ledger.trial_cost(s.budget, level, s.config)
         job = TrialJob(run.task_ref, s.config, s.budget, run.task_seed, checkpoint, self.trial_timeout)
         fl = InFlight(run=run, suggestion=s, job=job, nominal_cost=nominal)
         if self.store is not None:

@@ -54,7 +54,7 @@ class RunState:
         self.task_ref = task_ref if task_ref is not None else task
         self.searcher = searcher
         self.limits = budget
-        self.ledger = RunBudget(budget, task.fidelity, task.overhead)
+        self.ledger = RunBudget(budget, task.fidelity, task.overhead, getattr(task, "cost_factor", None))
         self.task_seed = task_seed
         self.run_id = run_id
         self.label = label or searcher.name

@@ -30,5 +30,7 @@ def builtin_surrogate(*, task: str) -> SurrogateTask:
 
     # The real task's c0 as shipped now (the recording keeps the value declared when it was
     # made), so a trial of the surrogate is charged what the same trial of the task is.
-    surrogate.overhead = get_task(task).overhead
+    real = get_task(task)
+    surrogate.overhead = real.overhead
+    surrogate.cost_factor = real.cost_factor  # type: ignore[method-assign]
     return surrogate

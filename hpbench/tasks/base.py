@@ -36,6 +36,8 @@ class Task(ABC):
             continuing from a to b costs (b - a + c0) / (high + c0)); 0 for tasks
             without a fidelity or without a measured value.
         description: one line for ``hpbench list tasks``.
+            (``cost_factor(config)``, a method: how much more or less than the average
+            configuration this one costs to train; 1 unless the task declares it.)
         objectives: the objectives of a multi-objective task (see ``hpbench.objectives``;
             the first is the default single objective), or ``()`` for one objective.
         pareto_front: for tasks with a known Pareto front, its ``ideal`` and ``nadir``
@@ -70,6 +72,17 @@ class Task(ABC):
         checkpoint: bytes | None = None,
     ) -> Evaluation:
         """Train/evaluate ``config`` up to ``budget``; continue from ``checkpoint`` if given."""
+
+    def cost_factor(self, config: Mapping[str, Any]) -> float:
+        """How much training ``config`` costs against the average configuration of the space.
+
+        The cost model multiplies a trial's share of a full evaluation by this factor, so
+        cost tracks compute when configurations differ in price (batch size, network size).
+        It must be deterministic (budgets stay nominal, runs reproducible), a finite number
+        > 0, and average 1 over the search space's prior, so ``max_cost`` keeps meaning
+        "this many full evaluations of an average configuration". The default is 1.
+        """
+        return 1.0
 
     def prepare(self) -> None:
         """Import libraries and load data, so the first ``evaluate`` does not pay for it.

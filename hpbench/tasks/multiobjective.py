@@ -40,6 +40,7 @@ def evaluation(objectives: tuple[Objective, ...], values: Mapping[str, float], *
 def _copy_attributes(view: Task, base: Task) -> None:
     view.space, view.fidelity, view.overhead = base.space, base.fidelity, base.overhead
     view.seconds_per_eval = base.seconds_per_eval
+    view.cost_factor = base.cost_factor  # type: ignore[method-assign]
 
 
 class MetricObjectives(Task):

@@ -18,6 +18,7 @@ Shape glossary: ``n`` = samples, ``f`` = 64 pixels, ``k`` = 10 classes, ``c`` = 
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -249,6 +250,23 @@ class MLPTask(_TorchTask):
         # the validation and test sets cost about a third of an epoch.
         self.overhead = 0.32
         self.description = "PyTorch MLP on 8x8 digits, 8 hyperparameters, fidelity epochs 1..27"
+
+    def cost_factor(self, config: Mapping[str, Any]) -> float:
+        """CPU seconds of a full evaluation of ``config`` against the average configuration.
+
+        Fitted on the shipped recording (1,000 Sobol configurations, 1 to 27 epochs, CPU
+        seconds on one core, 2026-12-03): log seconds = a - 0.7215 log(batch size) + 0.2840
+        depth + 0.3021 log(width), holdout R^2 0.80 (residual sd 0.29 in log), the intercept
+        set so the factor averages 1 over the prior (20,000 draws). A full evaluation takes
+        0.37 to 2.0 s from the 10th to the 90th percentile of configurations; the factor
+        ranges 0.39 to 1.85 there, so the cost of a trial follows what it trains.
+        """
+        return math.exp(
+            1.10962
+            - 0.72148 * math.log(config["batch_size"])
+            + 0.28401 * config["depth"]
+            + 0.30211 * math.log(config["width"])
+        )
 
     def _build(self, config: Mapping[str, Any], gen: torch.Generator) -> torch.nn.Module:
         return _mlp_module(config, gen)
