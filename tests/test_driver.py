@@ -245,8 +245,11 @@ def test_mlp_digits_cost_factor_averages_one_over_the_prior_and_follows_measured
     small = {**task.space.sample(rng), "batch_size": 32, "depth": 4, "width": 256}
     large = {**small, "batch_size": 256, "depth": 1, "width": 16}
     assert task.cost_factor(small) > 10 * task.cost_factor(large)  # many batches of a big net cost more
-    for name in ("mlp-digits-surrogate", "mlp-digits-mo"):  # replays and views are charged alike
-        assert get_task(name).cost_factor(small) == task.cost_factor(small)
+    from hpbench.surrogate.record import RecordingTask
+
+    views = [get_task("mlp-digits-surrogate"), get_task("mlp-digits-mo"), RecordingTask("mlp-digits")]
+    for view in views:  # replays, multi-objective views and recorders are charged alike
+        assert view.cost_factor(small) == task.cost_factor(small)
 
 
 def test_reserve_counts_trials_in_flight_and_closes_the_run() -> None:

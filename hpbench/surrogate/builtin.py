@@ -30,7 +30,7 @@ def builtin_surrogate(*, task: str) -> SurrogateTask:
 
     # The real task's c0 as shipped now (the recording keeps the value declared when it was
     # made), so a trial of the surrogate is charged what the same trial of the task is.
-    real = get_task(task)
-    surrogate.overhead = real.overhead
-    surrogate.cost_factor = real.cost_factor  # type: ignore[method-assign]
+    from hpbench.tasks.base import share_costs
+
+    share_costs(surrogate, get_task(task))
     return surrogate

@@ -39,7 +39,7 @@ from hpbench.runner import split_seed
 from hpbench.spec import BenchmarkSpec, RunOptions, SearcherSpec
 from hpbench.surrogate.design import DesignSearcher, design_configs, fidelity_levels
 from hpbench.surrogate.recording import Recording
-from hpbench.tasks.base import Task
+from hpbench.tasks.base import Task, share_costs
 from hpbench.trial import Evaluation
 
 __all__ = [
@@ -71,7 +71,8 @@ class RecordingTask(Task):
         self.inner = inner
         self.name = inner.name
         self.space, self.fidelity, self.optimum = inner.space, inner.fidelity, inner.optimum
-        self.version, self.overhead = inner.version, inner.overhead
+        self.version = inner.version
+        share_costs(self, inner)
         self.seconds_per_eval, self.description = inner.seconds_per_eval, inner.description
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -229,6 +229,13 @@ class FunctionTask(Task):
         )
 
 
+def share_costs(view: Task, base: Task) -> None:
+    """``view`` (a wrapper, a replay, a multi-objective view of ``base``) is charged as ``base``:
+    the same overhead c0 and the same ``cost_factor``."""
+    view.overhead = base.overhead
+    view.cost_factor = base.cost_factor  # type: ignore[method-assign]
+
+
 def _check_overhead(overhead: Any, fidelity: Fidelity | None) -> float:
     """``overhead`` (c0, fidelity units): a finite number >= 0, and 0 without a fidelity."""
     if not is_real(overhead):

@@ -22,7 +22,7 @@ import numpy as np
 
 from hpbench.objectives import Objective, as_losses, check_objectives
 from hpbench.space import Float, SearchSpace
-from hpbench.tasks.base import Task
+from hpbench.tasks.base import Task, share_costs
 from hpbench.trial import Evaluation
 
 __all__ = ["MetricObjectives", "ObjectiveView", "ZDT", "DTLZ2", "evaluation"]
@@ -38,9 +38,9 @@ def evaluation(objectives: tuple[Objective, ...], values: Mapping[str, float], *
 
 
 def _copy_attributes(view: Task, base: Task) -> None:
-    view.space, view.fidelity, view.overhead = base.space, base.fidelity, base.overhead
+    view.space, view.fidelity = base.space, base.fidelity
     view.seconds_per_eval = base.seconds_per_eval
-    view.cost_factor = base.cost_factor  # type: ignore[method-assign]
+    share_costs(view, base)
 
 
 class MetricObjectives(Task):
