@@ -327,6 +327,16 @@ def format_time(rows: list[dict[str, Any]], seconds: float) -> str:
             f"| {r['searcher']} | {counts} | {statistics.median(r['counts']):g} | {secs} "
             f"| {r['first']:.3f} | {r['rest']:.3f} |"
         )
+    by = {r["searcher"]: r for r in rows}
+    if {"random", "gp-ei"} <= set(by):
+        ran, gp = by["random"], by["gp-ei"]
+        longer = all(a >= b for a, b in zip(ran["trial_seconds"], gp["trial_seconds"]))
+        more = all(a >= b for a, b in zip(ran["counts"], gp["counts"]))
+        lines.append(
+            f"random trains at least as long as gp-ei in every seed (it thinks less): {'yes' if longer else 'NO'}; "
+            f"at least as many trials: {'yes' if more else 'no'} (counts also follow the configurations' "
+            f"price: median trial {ran['rest']:.3f} s random, {gp['rest']:.3f} s gp-ei)"
+        )
     return "\n".join(lines)
 
 
