@@ -333,7 +333,8 @@ def format_time(rows: list[dict[str, Any]], seconds: float) -> str:
         longer = all(a >= b for a, b in zip(ran["trial_seconds"], gp["trial_seconds"]))
         more = all(a >= b for a, b in zip(ran["counts"], gp["counts"]))
         lines.append(
-            f"random trains at least as long as gp-ei in every seed (it thinks less): {'yes' if longer else 'NO'}; "
+            "random trains at least as long as gp-ei in every seed (it thinks less): "
+            f"{'yes' if longer else 'NO'}; "
             f"at least as many trials: {'yes' if more else 'no'} (counts also follow the configurations' "
             f"price: median trial {ran['rest']:.3f} s random, {gp['rest']:.3f} s gp-ei)"
         )
