@@ -37,7 +37,7 @@ Usage::
 
     python benchmarks/simulation.py [--seeds 20] [--max-cost 100] [--async-seeds 20]
         [--fidelity-seeds 5] [--fidelity-cost 8] [--no-fidelity]
-        [--throughput-trials 20000] [--repeats 3] [--no-throughput]
+        [--throughput-trials 20000] [--repeats 3] [--no-throughput | --only-throughput]
 """
 
 from __future__ import annotations
@@ -317,10 +317,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fidelity-seeds", type=int, default=5, help="seeds of the real-vs-surrogate ranking")
     ap.add_argument("--fidelity-cost", type=float, default=8.0, help="FFE per run of that ranking")
     ap.add_argument("--no-fidelity", action="store_true", help="skip table 3 (it trains the real task)")
-    ap.add_argument("--no-throughput", action="store_true", help="skip table 4")
+    only = ap.add_mutually_exclusive_group()
+    only.add_argument("--no-throughput", action="store_true", help="skip table 4")
+    only.add_argument("--only-throughput", action="store_true", help="run table 4 alone")
     a = ap.parse_args(argv)
     workers = min(2, os.cpu_count() or 1)
     with tempfile.TemporaryDirectory(prefix="hpbench-sim-") as folder:
+        if a.only_throughput:
+            throughput_table(a.throughput_trials, a.repeats, folder)
+            return 0
         with cf.ProcessPoolExecutor(workers, initializer=limit_process_threads) as pool:
             pooled = scale_table(a.seeds, a.max_cost, pool, folder)
             target = float(np.quantile(pooled, QUANTILE, method="inverted_cdf"))
