@@ -116,9 +116,11 @@ class Float(_Numeric):
     kind = "float"
 
     def validate(self, name: str, value: Any) -> float:
-        if not is_real(value):
-            raise TypeError(f"parameter '{name}': must be a number, got {value!r}")
-        v = float(value)
+        v = value
+        if type(value) is not float:  # a float (the usual case) needs no conversion
+            if not is_real(value):
+                raise TypeError(f"parameter '{name}': must be a number, got {value!r}")
+            v = float(value)
         if not (self.low <= v <= self.high):
             raise ValueError(
                 f"parameter '{name}': rule '{self.low} <= value <= {self.high}' broken, got {value!r}"

@@ -2,7 +2,10 @@
 
 The file is opened in WAL mode with ``synchronous=NORMAL``: a committed trial survives
 the process being killed (SIGKILL, OOM); only a power loss can take the last
-transactions.
+transactions, those since the last checkpoint. SQLite checkpoints the WAL into the file
+(two ``fsync``) every ``WAL_CHECKPOINT_PAGES`` pages of WAL, 16 MB, instead of its default
+1,000 pages (about 2,300 trials of ``branin``, where the default's ``fsync`` took a tenth
+of the run's wall time); closing the store merges the WAL into the file.
 
 A trial's row id is its key, ``run_id * 2**32 + trial`` (schema 2): the table's own
 B-tree keeps the (run, trial) pairs unique and in order, so a commit writes one B-tree
@@ -53,6 +56,7 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 4
+WAL_CHECKPOINT_PAGES = 4000  # pages of WAL between automatic checkpoints (SQLite's default: 1000)
 _RUN_STRIDE = 2**32  # trial row id = run_id * _RUN_STRIDE + trial
 DEFAULT_STORE = "results/hpbench.db"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -475,6 +479,7 @@ class Store:
         if self.path != ":memory:":
             _retry_locked(lambda: self.conn.execute("PRAGMA journal_mode=WAL"))
         self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         self.conn.execute("PRAGMA foreign_keys=ON")
 
     @contextmanager
