@@ -27,7 +27,13 @@ Four tables:
    ``branin`` with random search (the CLI default executor, then ``--workers 0`` and
    ``--virtual-workers 1``; a fresh store each) against a script running Optuna's
    in-memory ``RandomSampler`` on the same function, same number of trials, interleaved
-   repeat by repeat (median). ``benchmarks/overhead.py`` times the in-process loops.
+   repeat by repeat (median wall time; ``cpu s`` is the child's user + sys time, which a
+   loaded machine disturbs less). Bytecode as an installed package has it: every process
+   reads and writes ``.pyc`` files under a private ``PYTHONPYCACHEPREFIX``, written by an
+   untimed warm-up round of 10 trials each (as ``benchmarks/startup.py`` does);
+   ``--no-bytecode`` times a source checkout under ``PYTHONDONTWRITEBYTECODE=1`` instead,
+   where hpbench compiles its modules at every start. ``benchmarks/overhead.py`` times the
+   in-process loops.
 
 Seeds: run seed ``k`` is split into searcher and task seeds (``hpbench.runner.split_seed``);
 every searcher sees the same task seeds. The surrogate is deterministic under them, so
@@ -37,7 +43,8 @@ Usage::
 
     python benchmarks/simulation.py [--seeds 20] [--max-cost 100] [--async-seeds 20]
         [--fidelity-seeds 5] [--fidelity-cost 8] [--no-fidelity]
-        [--throughput-trials 20000] [--repeats 3] [--no-throughput]
+        [--throughput-trials 20000] [--repeats 3] [--no-throughput | --only-throughput]
+        [--no-bytecode]
 """
 
 from __future__ import annotations
@@ -47,14 +54,13 @@ import concurrent.futures as cf
 import math
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from startup import _env, _time  # benchmarks/startup.py: bytecode and timing of child processes
 
 import hpbench as hb
 from hpbench.budget import Budget
@@ -268,42 +274,38 @@ assert len(study.trials) == int(sys.argv[1])
 """
 
 
-def _timed(cmd: list[str]) -> float:
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t0
-
-
-def throughput_table(trials: int, repeats: int, folder: str) -> None:
+def throughput_table(trials: int, repeats: int, folder: str, *, bytecode: bool = True) -> None:
     """Print table 4: whole-process trials per second, hpbench CLI against Optuna in memory."""
-    py = sys.executable
-    cli = [py, "-m", "hpbench", "run", "--task", "branin", "--searcher", "random", "--seeds", "1"]
-    cli += ["--max-evals", str(trials), "--no-progress", "--name", "tp"]
+    cli = ["-m", "hpbench", "run", "--task", "branin", "--searcher", "random", "--seeds", "1"]
+    cli += ["--no-progress", "--name", "tp"]
     loops = {
         "hpbench run (CLI default)": [],
         "hpbench run --workers 0": ["--workers", "0"],
         "hpbench run --virtual-workers 1": ["--virtual-workers", "1"],
         "optuna RandomSampler, in-memory": None,
     }
-    times: dict[str, list[float]] = {k: [] for k in loops}
-    for rep in range(repeats):
+    env = _env(os.environ.get("PYTHONPATH", ""), str(Path(folder) / "pycache") if bytecode else None)
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in loops}
+    for rep in range(repeats + 1):  # round 0 is untimed: it compiles the bytecode, warms the caches
         for k, (name, extra) in enumerate(loops.items()):
+            n = str(trials if rep else 10)
             if extra is None:
-                cmd = [py, "-c", _OPTUNA, str(trials)]
-            else:
-                cmd = [
-                    *cli,
-                    *extra,
-                    "--store",
-                    str(Path(folder) / f"tp-{rep}-{k}.db"),  # a fresh store for every process
-                ]
-            times[name].append(_timed(cmd))
-    print(f"\n## Throughput: branin, random search, {trials} trials, whole process (median of {repeats})")
-    print(f"{'process':<34}{'median s':>10}{'trials/s':>10}{'vs optuna':>11}")
-    optuna_rate = trials / statistics.median(times["optuna RandomSampler, in-memory"])
+                args = ["-c", _OPTUNA, n]
+            else:  # a fresh store for every process
+                store = str(Path(folder) / f"tp-{rep}-{k}.db")
+                args = [*cli, "--max-evals", n, *extra, "--store", store]
+            sample = _time(args, env, quiet=True)
+            if rep:
+                times[name].append(sample)
+    how = "bytecode cached" if bytecode else "PYTHONDONTWRITEBYTECODE=1, hpbench compiled at every start"
+    head = f"branin, random search, {trials} trials, whole process (median of {repeats}; {how})"
+    print(f"\n## Throughput: {head}")
+    print(f"{'process':<34}{'median s':>10}{'cpu s':>8}{'trials/s':>10}{'vs optuna':>11}")
+    optuna_rate = trials / statistics.median(w for w, _ in times["optuna RandomSampler, in-memory"])
     for name, ts in times.items():
-        rate = trials / statistics.median(ts)
-        print(f"{name:<34}{statistics.median(ts):>10.2f}{rate:>10,.0f}{rate / optuna_rate:>10.2f}x")
+        wall, cpu = statistics.median(w for w, _ in ts), statistics.median(c for _, c in ts)
+        rate = trials / wall
+        print(f"{name:<34}{wall:>10.2f}{cpu:>8.2f}{rate:>10,.0f}{rate / optuna_rate:>10.2f}x")
     print("target: the CLI default >= 2x Optuna in memory")
 
 
@@ -317,10 +319,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fidelity-seeds", type=int, default=5, help="seeds of the real-vs-surrogate ranking")
     ap.add_argument("--fidelity-cost", type=float, default=8.0, help="FFE per run of that ranking")
     ap.add_argument("--no-fidelity", action="store_true", help="skip table 3 (it trains the real task)")
-    ap.add_argument("--no-throughput", action="store_true", help="skip table 4")
+    only = ap.add_mutually_exclusive_group()
+    only.add_argument("--no-throughput", action="store_true", help="skip table 4")
+    only.add_argument("--only-throughput", action="store_true", help="run table 4 alone")
+    ap.add_argument(
+        "--no-bytecode", action="store_true", help="table 4 with PYTHONDONTWRITEBYTECODE=1 (compile at start)"
+    )
     a = ap.parse_args(argv)
     workers = min(2, os.cpu_count() or 1)
     with tempfile.TemporaryDirectory(prefix="hpbench-sim-") as folder:
+        if a.only_throughput:
+            throughput_table(a.throughput_trials, a.repeats, folder, bytecode=not a.no_bytecode)
+            return 0
         with cf.ProcessPoolExecutor(workers, initializer=limit_process_threads) as pool:
             pooled = scale_table(a.seeds, a.max_cost, pool, folder)
             target = float(np.quantile(pooled, QUANTILE, method="inverted_cdf"))
@@ -328,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
             if not a.no_fidelity:
                 fidelity_table(a.fidelity_seeds, a.fidelity_cost, pool)
         if not a.no_throughput:
-            throughput_table(a.throughput_trials, a.repeats, folder)
+            throughput_table(a.throughput_trials, a.repeats, folder, bytecode=not a.no_bytecode)
     return 0
 
 

@@ -48,11 +48,14 @@ def _env(pythonpath: str, pycache: str | None) -> dict[str, str]:
     return env
 
 
-def _time(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and CPU seconds (user + sys) of one ``python ARGS`` process."""
+def _time(args: list[str], env: dict[str, str], *, quiet: bool = False) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + sys) of one ``python ARGS`` process (``quiet``: no stderr)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, *args], env=env, check=True, stdout=subprocess.DEVNULL, cwd="/")
+    err = subprocess.DEVNULL if quiet else None
+    subprocess.run(
+        [sys.executable, *args], env=env, check=True, stdout=subprocess.DEVNULL, stderr=err, cwd="/"
+    )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

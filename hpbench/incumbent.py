@@ -31,7 +31,7 @@ def at_top_fidelity(budget: float | None, high: float | None) -> bool:
 
 def eligible(status: str, objective: float | None, budget: float | None, high: float | None) -> bool:
     """Whether one trial may become the incumbent (scalar form, for the runner and ``status``)."""
-    if str(status) != "ok" or objective is None or not math.isfinite(objective):
+    if status != "ok" or objective is None or not math.isfinite(objective):  # TrialStatus.OK == "ok"
         return False
     return at_top_fidelity(budget, high)
 

@@ -82,6 +82,8 @@ class _Numeric:
         lo, hi = self._edges()
         object.__setattr__(self, "_lo", lo)
         object.__setattr__(self, "_span", hi - lo)
+        object.__setattr__(self, "_low", float(low))
+        object.__setattr__(self, "_high", float(high))
 
     def _edges(self) -> tuple[float, float]:
         if self.log:
@@ -114,9 +116,11 @@ class Float(_Numeric):
     kind = "float"
 
     def validate(self, name: str, value: Any) -> float:
-        if not is_real(value):
-            raise TypeError(f"parameter '{name}': must be a number, got {value!r}")
-        v = float(value)
+        v = value
+        if type(value) is not float:  # a float (the usual case) needs no conversion
+            if not is_real(value):
+                raise TypeError(f"parameter '{name}': must be a number, got {value!r}")
+            v = float(value)
         if not (self.low <= v <= self.high):
             raise ValueError(
                 f"parameter '{name}': rule '{self.low} <= value <= {self.high}' broken, got {value!r}"
@@ -132,7 +136,7 @@ class Float(_Numeric):
     def from_uniform(self, u: float) -> float:
         """The value at quantile ``u`` of the prior (uniform, or log-uniform)."""
         v = self._from_unit(u)
-        return min(max(v, float(self.low)), float(self.high))
+        return min(max(v, self._low), self._high)
 
 
 @dataclass(frozen=True)
@@ -366,6 +370,7 @@ class SearchSpace(Mapping[str, Param]):
             start += p.width
         self._width = start
         self._conditional = any(p.active_if is not None for p in items.values())
+        self._draws = tuple((name, p.from_uniform) for name, p in items.items())  # the hot path
 
     # Mapping protocol -------------------------------------------------------------
     def __getitem__(self, name: str) -> Param:
@@ -434,7 +439,7 @@ class SearchSpace(Mapping[str, Param]):
                 f"draws: rule 'one per parameter ({len(self._params)})' broken, got {len(draws)}"
             )
         if not self._conditional:
-            return {name: p.from_uniform(u) for (name, p), u in zip(self._params.items(), draws)}
+            return {name: draw(u) for (name, draw), u in zip(self._draws, draws)}
         config: dict[str, Any] = {}
         for (name, p), u in zip(self._params.items(), draws):
             if self.is_active(name, config):

@@ -13,7 +13,14 @@ import pandas as pd
 import pytest
 from conftest import sha256
 
-from hpbench.results.store import SCHEMA_VERSION, Store, StoreError, load_results, load_runs
+from hpbench.results.store import (
+    SCHEMA_VERSION,
+    WAL_CHECKPOINT_PAGES,
+    Store,
+    StoreError,
+    load_results,
+    load_runs,
+)
 from hpbench.trial import TrialRecord, TrialStatus
 
 REQUIRED = [
@@ -83,6 +90,20 @@ def test_new_store_has_schema_version_and_wal(db_path: Path) -> None:
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"experiments", "runs", "trials", "hpbench_schema"} <= tables
+    con.close()
+
+
+def test_wal_is_checkpointed_every_wal_checkpoint_pages_and_merged_on_close(db_path: Path) -> None:
+    with Store(db_path) as s:
+        assert s.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == WAL_CHECKPOINT_PAGES
+        run_id = _run(s)
+        for i in range(20):
+            s.add_trial(run_id, _rec(i))
+        wal = Path(f"{db_path}-wal")
+        assert wal.stat().st_size > 0  # the commits are in the WAL, not merged yet
+    assert not wal.exists() or wal.stat().st_size == 0
+    con = sqlite3.connect(f"file:{db_path}?immutable=1", uri=True)  # the main file alone, WAL ignored
+    assert con.execute("SELECT COUNT(*) FROM trials").fetchone()[0] == 20
     con.close()
 
 

@@ -56,6 +56,7 @@ class _Timeout(BaseException):
 
 
 _NAME: str | None = None
+_NO_DEADLINE = contextlib.nullcontext()  # stateless, so one instance serves every trial
 
 
 def _forget_name() -> None:
@@ -156,7 +157,7 @@ def evaluate_trial(job: TrialJob) -> TrialOutcome:
     try:
         # No timer, signal handler or lock when there is no timeout (the usual, hot case).
         deadline = None if job.timeout is None else _Deadline(job.timeout)
-        with deadline or contextlib.nullcontext():
+        with deadline or _NO_DEADLINE:
             ev = task.evaluate(job.config, budget=job.budget, seed=job.seed, checkpoint=job.checkpoint)
         if deadline is not None and deadline.fired:  # it caught the timeout and returned anyway
             msg = f"trial exceeded the timeout of {job.timeout} s (the task caught the timeout and went on)"

@@ -236,6 +236,8 @@ class Searcher(ABC):
         return self._check_number(objective)
 
     def _check_number(self, value: Any) -> float | None:
+        if type(value) is float:  # the usual case: no conversion
+            return value if math.isfinite(value) else None
         if not is_real(value):
             raise TypeError(f"{self.name}.tell: 'objective' must be a number or None, got {value!r}")
         value = float(value)
