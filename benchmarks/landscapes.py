@@ -255,12 +255,11 @@ def report(results: dict[tuple[str, str, int], tuple[float, list[float]]], seeds
     rank_sum, n_pairs = dict.fromkeys(labels, 0.0), 0
     per_function: dict[str, dict[str, float]] = {f: dict.fromkeys(labels, 0.0) for f in fnames}
     for f in fnames:
-        for k in range(seeds):
-            if not all((f, s, k) in results for s in labels):
-                continue
+        done = [k for k in range(seeds) if all((f, s, k) in results for s in labels)]
+        for k in done:
             for s, r in zip(labels, _ranks([results[(f, s, k)][0] for s in labels])):
                 rank_sum[s] += r
-                per_function[f][s] += r / seeds
+                per_function[f][s] += r / len(done)
             n_pairs += 1
     print(f"\n== Seed-paired mean rank (1 = best of {len(labels)}), over {n_pairs} (function, seed) pairs ==")
     print(
