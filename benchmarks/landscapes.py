@@ -52,6 +52,7 @@ os.environ.update(spawn_environ())  # one thread per library, inherited by the p
 import numpy as np  # noqa: E402 - after the thread limits
 
 EVALS_PER_DIM = 10
+GP_SEARCHERS = ("gp-ei", "optuna-gp", "skopt-gp", "smac-bb")
 SEARCHERS = ["gp-ei", "optuna-gp", "skopt-gp", "smac-bb", "smac-hpo", "optuna-tpe", "random"]
 
 
@@ -272,6 +273,24 @@ def report(results: dict[tuple[str, str, int], tuple[float, list[float]]], seeds
         print(
             f"{s:<{width}}{mean_rank:>10.2f}{wins[s]:>6}  {worst:<20}{per_function[worst][s]:>4.1f}"
             f"{statistics.median(asks):>10.4f}"
+        )
+    peers = [s for s in labels if s.split(":")[0] in GP_SEARCHERS and not s.startswith("gp-ei")]
+    medians = {
+        (f, s): statistics.median(r)
+        for f in fnames
+        for s in labels
+        if (r := [results[(f, s, k)][0] for k in range(seeds) if (f, s, k) in results])
+    }
+    for ours in (s for s in labels if s.startswith("gp-ei") and peers):
+        worst = [
+            f
+            for f in fnames
+            if all((f, p) in medians for p in [ours, *peers])
+            and medians[(f, ours)] > max(medians[(f, p)] for p in peers)
+        ]
+        print(
+            f"{ours}: the worst GP (against {', '.join(peers)}) on {len(worst)} of {len(fnames)}: "
+            + ", ".join(worst)
         )
     print(f"  (load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
