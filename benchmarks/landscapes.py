@@ -241,6 +241,7 @@ def report(results: dict[tuple[str, str, int], tuple[float, list[float]]], seeds
     print(f"\n== Median final regret [25%, 75%], {seeds} seeds, {EVALS_PER_DIM} evaluations per dimension ==")
     print(f"{'function':<20}" + "".join(f"{s:>{width}}" for s in labels))
     wins = dict.fromkeys(labels, 0)
+    medians: dict[tuple[str, str], float] = {}  # (function, searcher) -> median final regret
     for f in fnames:
         cells, meds = [], {}
         for s in labels:
@@ -249,7 +250,7 @@ def report(results: dict[tuple[str, str, int], tuple[float, list[float]]], seeds
                 cells.append("-")
                 continue
             q1, med, q3 = np.percentile(r, [25, 50, 75])
-            meds[s] = med
+            meds[s] = medians[(f, s)] = float(med)
             cells.append(f"{_fmt(med)} [{_fmt(q1)},{_fmt(q3)}]")
         wins[min(meds, key=meds.get)] += 1
         print(f"{f:<20}" + "".join(f"{c:>{width}}" for c in cells))
@@ -275,12 +276,6 @@ def report(results: dict[tuple[str, str, int], tuple[float, list[float]]], seeds
             f"{statistics.median(asks):>10.4f}"
         )
     peers = [s for s in labels if s.split(":")[0] in GP_SEARCHERS and not s.startswith("gp-ei")]
-    medians = {
-        (f, s): statistics.median(r)
-        for f in fnames
-        for s in labels
-        if (r := [results[(f, s, k)][0] for k in range(seeds) if (f, s, k) in results])
-    }
     for ours in (s for s in labels if s.startswith("gp-ei") and peers):
         worst = [
             f

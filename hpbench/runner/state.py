@@ -54,7 +54,7 @@ class RunState:
         self.task_ref = task_ref if task_ref is not None else task
         self.searcher = searcher
         self.limits = budget
-        self.ledger = RunBudget(budget, task.fidelity, task.overhead, getattr(task, "cost_factor", None))
+        self.ledger = RunBudget(budget, task.fidelity, task.overhead, _declared_cost_factor(task))
         self.task_seed = task_seed
         self.run_id = run_id
         self.label = label or searcher.name
@@ -191,3 +191,9 @@ class RunState:
             self.error = f"searcher {self.label!r}: recommend(): rule '{rule}' broken, got {trial!r}"[:2000]
             return None
         return int(trial)
+
+
+def _declared_cost_factor(task: Any) -> Any:
+    """The task's ``cost_factor``, or None when it keeps the default 1 (no call per trial then)."""
+    factor = getattr(task, "cost_factor", None)
+    return None if getattr(factor, "__func__", None) is Task.cost_factor else factor
