@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from conftest import sha256
 
+import hpbench.results.store as store_module
 from hpbench.results.store import (
     SCHEMA_VERSION,
     WAL_CHECKPOINT_PAGES,
@@ -105,6 +106,41 @@ def test_wal_is_checkpointed_every_wal_checkpoint_pages_and_merged_on_close(db_p
     con = sqlite3.connect(f"file:{db_path}?immutable=1", uri=True)  # the main file alone, WAL ignored
     assert con.execute("SELECT COUNT(*) FROM trials").fetchone()[0] == 20
     con.close()
+
+
+def _rows_in_main_file(db_path: Path) -> int:
+    con = sqlite3.connect(f"file:{db_path}?immutable=1", uri=True)  # the main file alone, WAL ignored
+    try:
+        if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'trials'").fetchone():
+            return 0  # even the schema is still in the WAL only
+        return con.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_background_checkpoint_merges_the_wal_while_the_writer_goes_on(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "CHECKPOINT_TRIALS", 5)
+    with Store(db_path) as s:
+        run_id = _run(s)
+        for i in range(4):
+            s.add_trial(run_id, _rec(i))
+        assert s._checkpointer is None  # nothing started before the first CHECKPOINT_TRIALS
+        assert _rows_in_main_file(db_path) == 0
+        s.add_trial(run_id, _rec(4))
+        assert s._checkpointer is not None
+        s._checkpointer.wait_for(1)
+        assert _rows_in_main_file(db_path) == 5  # copied into the file by the other thread
+        for i in range(5, 13):
+            s.add_trial(run_id, _rec(i))
+        s._checkpointer.wait_for(2)
+        assert _rows_in_main_file(db_path) >= 10  # at least what was committed when it was woken
+        thread = s._checkpointer._thread
+        assert [r.trial_id for r in s.run_trials(run_id)] == list(range(13))
+    assert not thread.is_alive()
+    assert _rows_in_main_file(db_path) == 13  # the last three merged on close
+    assert not Path(f"{db_path}-wal").exists() or Path(f"{db_path}-wal").stat().st_size == 0
 
 
 def test_reopening_keeps_data_and_schema(db_path: Path) -> None:
