@@ -271,14 +271,39 @@ def test_same_seed_same_result_and_other_seeds_differ_by_recorded_spreads(
     assert a == [fresh.evaluate(config, budget=b, seed=12345).objective for b in (1, 2, 3, 9)]
     others = {surrogate.evaluate(config, budget=9, seed=s).objective for s in range(40)}
     assert len(others) > 10  # seeds move the value
-    # every seed's shift is one recorded seed-to-seed difference (log scale, objective)
+    # every seed's shift is one recorded seed's deviation from its configuration's mean
+    # over the recorded seeds, times sqrt(n / (n - 1)) (log scale, objective)
     base = surrogate.evaluate(config, budget=9, seed=seed0).objective
-    rows = rec.rows[(rec.rows.status == "ok") & (rec.rows.budget == 9)]
-    logs = rows.pivot_table(index="design_index", columns="replica", values="objective").dropna()
-    recorded_shifts = np.log(logs[[1, 2]].to_numpy()) - np.log(logs[[0]].to_numpy())
     for v in others:
         shift = math.log(v) - math.log(base)
-        assert np.isclose(recorded_shifts, shift, rtol=0, atol=1e-9).any() or math.isclose(shift, 0.0)
+        assert np.isclose(_recorded_deviations(rec, 9), shift, rtol=0, atol=1e-9).any()
+
+
+def _recorded_deviations(rec: Any, budget: float) -> np.ndarray:
+    rows = rec.rows[(rec.rows.status == "ok") & (rec.rows.budget == budget)]
+    logs = np.log(rows.pivot_table(index="design_index", columns="replica", values="objective").dropna())
+    n = logs.shape[1]
+    return (logs.to_numpy() - logs.to_numpy().mean(axis=1, keepdims=True)) * math.sqrt(n / (n - 1))
+
+
+def test_replayed_seed_spread_equals_the_recorded_one(recorded: Any, surrogate: SurrogateTask) -> None:
+    # The variance of one new seed around a configuration equals the recorded within-
+    # configuration variance (pooled over the seeded configurations, unbiased), not twice
+    # it, as a difference of two seeds would give.
+    rows = surrogate.recording.rows
+    logs = np.log(
+        rows[(rows.status == "ok") & (rows.budget == 9)]
+        .pivot_table(index="design_index", columns="replica", values="objective")
+        .dropna()
+    )
+    recorded_var = float(logs.var(axis=1, ddof=1).mean())
+    configs = [{"x": 0.1 + 0.2 * i, "y": 0.3, "kind": "ab"[i % 2]} for i in range(4)]
+    shifts = []
+    for c in configs:
+        v = np.log([surrogate.evaluate(c, budget=9, seed=s).objective for s in range(300)])
+        shifts.append(v - v.mean())
+    replay_var = float(np.var(np.concatenate(shifts), ddof=len(configs)))
+    assert 0.6 < replay_var / recorded_var < 1.5, (replay_var, recorded_var)
 
 
 def _evaluate_in_child(path: str, config: dict[str, Any], seed: int) -> tuple[float, float]:

@@ -10,8 +10,8 @@ with:
 - otherwise the **seed-0 world** -- the recorded seed-0 value, or the regressor's
   prediction for a configuration that was not recorded (``hpbench.surrogate.fit``),
   interpolated linearly in log-fidelity between levels -- plus **seed-to-seed noise**
-  for any other task seed: the difference between two seeds of one recorded
-  configuration, drawn (under a generator seeded by the task seed and the configuration)
+  for any other task seed: one recorded seed's deviation from the mean of its
+  configuration's recorded seeds, drawn (under a generator seeded by the task seed and the configuration)
   from the recorded configurations whose seed-0 objective is nearest, and applied on the
   modelled scale at every level, so one seed's learning curve stays one curve;
 - ``Evaluation.seconds``: the predicted CPU seconds of this step on the recording
@@ -225,20 +225,30 @@ class SurrogateTask(Task):
         }
 
     def _donors(self, exact: dict[tuple[str, int], dict[str, Any]], seed0: int) -> dict[str, Any]:
-        """Seed differences (donors, replicas, L, Q) on the modelled scale, and each donor's seed-0 level."""
+        """Seed deviations (donors, replicas, L, Q) on the modelled scale, and each donor's seed-0 level.
+
+        A deviation is one recorded seed minus the mean of that configuration's recorded
+        seeds, times ``sqrt(n / (n - 1))``: a draw of one seed's noise, variance sigma^2.
+        (A difference of two seeds has variance 2 sigma^2: it made the replay's seed-to-seed
+        spread 2x the recorded one, and hid the ranking low fidelities give, so
+        successive halving looked worse than random search on the surrogate.)
+        """
         fit = self._fit
         by_config: dict[str, list[np.ndarray]] = {}
-        for (config, seed), entry in exact.items():
-            if seed != seed0 and (config, seed0) in exact:
-                base = exact[(config, seed0)]["raw"]
-                by_config.setdefault(config, []).append(fit.transformed(entry["raw"]) - fit.transformed(base))
+        for (config, _seed), entry in exact.items():
+            by_config.setdefault(config, []).append(fit.transformed(entry["raw"]))
+        by_config = {k: v for k, v in by_config.items() if len(v) > 1 and (k, seed0) in exact}
         if not by_config:
             return {"deltas": None, "donor_level": None}
         width = max(len(v) for v in by_config.values())
         keys = sorted(by_config)
         deltas = np.full((len(keys), width, len(fit.levels), len(fit.quantities)), np.nan)
         for i, k in enumerate(keys):
-            deltas[i, : len(by_config[k])] = np.stack(by_config[k])
+            z = np.stack(by_config[k])  # (replicas, L, Q)
+            n = np.isfinite(z).sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                scale = np.where(n > 1, np.sqrt(n / np.maximum(n - 1, 1)), np.nan)
+                deltas[i, : len(z)] = (z - np.nanmean(np.where(n > 0, z, 0.0), axis=0)) * scale
         donor_level = np.array([_top_finite(fit.transformed(exact[(k, seed0)]["raw"])[:, 0]) for k in keys])
         return {"deltas": deltas, "donor_level": donor_level}
 
