@@ -26,7 +26,7 @@ from hpbench.results.store import encode_config, load_results
 from hpbench.runner import split_seed
 from hpbench.surrogate.design import DesignSearcher, design_configs, fidelity_levels
 from hpbench.surrogate.fit import SurrogateFit
-from hpbench.surrogate.quality import measure_quality
+from hpbench.surrogate.quality import choose_model, measure_quality
 from hpbench.surrogate.record import RecordingTask, configs_in_store, export_recording, record
 from hpbench.surrogate.recording import Recording
 from hpbench.surrogate.task import SurrogateTask
@@ -392,6 +392,23 @@ def test_quality_is_shipped_in_the_file_and_printed(recorded: Any, tmp_path: Pat
     path = rec.with_quality(q).save(tmp_path / "q.parquet")
     task = SurrogateTask.from_recording(path)
     assert task.quality == q and q["summary"] in task.description
+
+
+def test_choose_model_ships_the_candidate_best_at_the_top(recorded: Any, tmp_path: Path) -> None:
+    _, _, rec = recorded
+    candidates = {"knn-1": ("knn", {"k": 1}), "knn-8": ("knn", {"k": 8}), "rf": ("rf", {"n_trees": 20})}
+    alone = {k: measure_quality(rec, model=m, params=p, folds=4) for k, (m, p) in candidates.items()}
+    best = max(alone, key=lambda k: alone[k]["top"])
+    assert len({q["top"] for q in alone.values()}) == 3  # the choice is not a tie
+    q = choose_model(rec, candidates, folds=4)
+    chosen = alone[best]
+    assert (q["model"], q["params"], q["top"]) == (chosen["model"], chosen["params"], chosen["top"])
+    assert q["candidates"] == {k: v["summary"] for k, v in alone.items()}
+    assert q["summary"].endswith(f"({best}, best of knn-1, knn-8, rf)")
+    task = SurrogateTask.from_recording(rec.with_quality(q).save(tmp_path / "c.parquet"))
+    assert (task.model, task.params) == (chosen["model"], chosen["params"])  # replayed with it
+    with pytest.raises(ValueError, match="candidates: rule 'at least one model'"):
+        choose_model(rec, {})
 
 
 # --------------------------------------------------------------------------------- CLI

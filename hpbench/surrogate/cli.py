@@ -71,9 +71,9 @@ def record_command(a: argparse.Namespace) -> int:
         paths[t].parent.mkdir(parents=True, exist_ok=True)
         rec: Recording = export_recording(a.store, names, t, paths[t])
         if not a.no_quality:
-            from hpbench.surrogate.quality import measure_quality
+            from hpbench.surrogate.quality import choose_model
 
-            rec = rec.with_quality(measure_quality(rec))
+            rec = rec.with_quality(choose_model(rec))
             rec.save(paths[t])
         size = paths[t].stat().st_size
         info = rec.info
