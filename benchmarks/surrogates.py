@@ -28,7 +28,7 @@ from scipy.stats import spearmanr
 
 from hpbench.surrogate.builtin import BUILTIN_RECORDINGS, recording_path
 from hpbench.surrogate.fit import SurrogateFit
-from hpbench.surrogate.quality import level_label, measure_quality
+from hpbench.surrogate.quality import MODEL_CANDIDATES, level_label, measure_quality
 from hpbench.surrogate.recording import Recording
 
 # name -> (model, params): the candidates and the variants tuned around them.
@@ -39,6 +39,8 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "rf-leaf4": ("rf", {"n_trees": 100, "min_leaf": 4, "max_features": 0.5}),
     "extra-trees": ("rf", {"n_trees": 100, "min_leaf": 2, "max_features": 0.5, "extra": True}),
     "rf-joint": ("rf", {"n_trees": 100, "min_leaf": 2, "max_features": 0.5, "joint": True}),
+    "rf-joint-leaf1-all": ("rf", {"n_trees": 100, "min_leaf": 1, "max_features": 1.0, "joint": True}),
+    "rf-joint-leaf1": MODEL_CANDIDATES["rf-joint-leaf1"],
     "gbdt": ("gbdt", {"rounds": 300, "learning_rate": 0.05, "max_leaf_nodes": 15, "min_leaf": 10}),
     "knn-5": ("knn", {"k": 5, "power": 2.0}),
     "knn-10": ("knn", {"k": 10, "power": 1.0}),
