@@ -246,9 +246,9 @@ class SurrogateTask(Task):
         for i, k in enumerate(keys):
             z = np.stack(by_config[k])  # (replicas, L, Q)
             n = np.isfinite(z).sum(axis=0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                scale = np.where(n > 1, np.sqrt(n / np.maximum(n - 1, 1)), np.nan)
-                deltas[i, : len(z)] = (z - np.nanmean(np.where(n > 0, z, 0.0), axis=0)) * scale
+            mean = np.nansum(z, axis=0) / np.maximum(n, 1)
+            scale = np.where(n > 1, np.sqrt(n / np.maximum(n - 1, 1)), np.nan)  # NaN: one seed only
+            deltas[i, : len(z)] = (z - mean) * scale
         donor_level = np.array([_top_finite(fit.transformed(exact[(k, seed0)]["raw"])[:, 0]) for k in keys])
         return {"deltas": deltas, "donor_level": donor_level}
 
