@@ -37,7 +37,7 @@ NON_DEFAULT: dict[str, dict[str, Any]] = {
         "n_candidates": 256,
         "n_restarts": 1,
         "max_fit_points": 10,
-        "y_transform": "power",
+        "y_transform": "none",
         "explore": 0.2,
     },
     "sh": {"eta": 2, "n_configs": 5, "min_budget": 3, "continuation": False},
