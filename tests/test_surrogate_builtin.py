@@ -55,8 +55,12 @@ def test_shipped_quality_is_the_held_out_measurement() -> None:
     q = rec.quality
     assert q is not None
     again = measure_quality(rec, model=q["model"], params=q["params"], folds=q["folds"])
+    # Equal up to the last bits of the model's floating point: on another CPU a few nearly tied
+    # predictions of the held-out points can swap order (measured: 6e-7 for gbdt-digits on a
+    # second machine of the same family as the one of record); another model, parameter or
+    # fold moves the correlation by more than 1e-3.
     for level, rho in q["spearman"].items():
-        assert rho is None or math.isclose(again["spearman"][level], rho, abs_tol=1e-12)
+        assert rho is None or math.isclose(again["spearman"][level], rho, abs_tol=1e-5)
     assert again["n"] == q["n"]
 
 
