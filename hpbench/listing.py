@@ -11,7 +11,7 @@ __all__ = ["task_table", "searcher_table"]
 
 _NOTES = {
     "skopt-gp": "scikit-optimize's 'GBRT' estimator is left out: it fails with scikit-learn >= 1.6",
-    "smac-bb": "optional extra hpbench[smac]; slow: about 25x gp-ei's seconds per suggestion "
+    "smac-bb": "optional extra hpbench[smac]; slow: about 50x gp-ei's seconds per suggestion "
     "(a GP refit and local search at every ask)",
     "smac-hpo": "optional extra hpbench[smac]; most asks cost milliseconds, every 8th refits the forest "
     "and costs as much as a smac-bb ask",

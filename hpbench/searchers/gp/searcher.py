@@ -79,10 +79,10 @@ class GPEISearcher(Searcher):
         y_transform: ``"power"`` (the default: Yeo-Johnson on the standardised objectives,
             its exponent by maximum likelihood within ``POWER_EXPONENT_BOUNDS``, see
             ``hpbench.searchers.gp.model``) or ``"none"``. Measured by
-            ``benchmarks/landscapes.py`` (13 functions, 10 seeds): seed-paired mean rank 2.6
-            against 3.1 for ``"none"``, which is the worst GP on 4 of the 13 (heavy-tailed
-            valleys, rippled plateaus); Branin, Hartmann6 and svm-digits stay as good
-            (``benchmarks/searchers.py``).
+            ``benchmarks/landscapes.py`` (13 functions, 10 seeds): seed-paired mean rank 2.49
+            against 3.00 for ``"none"``, which is the worst GP on 2 of the 13 (griewank-6,
+            dixon-price-8: rippled plateaus, heavy-tailed valleys); Branin and Hartmann6
+            improve, svm-digits is 6.5e-3 against 6.1e-3 (``benchmarks/searchers.py``, 20 seeds).
         explore: share of model steps replaced by a draw from the prior (as SMAC
             interleaves random configurations, Hutter et al. 2011), in [0, 1).
 
